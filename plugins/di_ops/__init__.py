@@ -1,0 +1,1 @@
+"""di-ops: the domain library shared by every DAG of the project."""
