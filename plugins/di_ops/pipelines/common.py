@@ -1,0 +1,74 @@
+"""Glue shared by every DAG: default args, the run's ``as_of``, the change-freeze gate.
+
+Light to import (DAG files import it at parse time): settings only, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from di_ops.settings import pipelines
+
+CHANGE_FREEZE_TASK_ID = "change_freeze_gate"
+DRY_RUN_PARAM = "dry_run"
+AS_OF_PARAM = "as_of"
+
+
+class ChangeFrozen(RuntimeError):
+    """The change freeze is on; nothing outside the ops DB may change."""
+
+
+def default_args(retries: int | None = None) -> dict[str, Any]:
+    cfg = pipelines()
+    return {
+        "owner": cfg.owner,
+        "retries": cfg.default_retries if retries is None else retries,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    }
+
+
+def resolve_as_of(param_value: str | None, logical_date: datetime | None, run_after: datetime | None) -> datetime:
+    """The instant a run decides for: the ``as_of`` Param, else the logical date, else ``run_after``.
+
+    Manual runs in Airflow 3 may have no logical date, so ``run_after`` is the fallback.
+    A Param without a zone is refused rather than guessed.
+    """
+    if param_value:
+        value = datetime.fromisoformat(str(param_value).replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            raise ValueError(f"as_of {param_value!r} has no time zone; give e.g. 2026-11-27T02:00:00+00:00")
+        return value
+    for candidate in (logical_date, run_after):
+        if candidate is not None:
+            return candidate
+    raise ValueError("the run has neither a logical date nor run_after; pass as_of")
+
+
+def change_freeze_reason(variable_value: str | None) -> str | None:
+    """The freeze reason when the Variable is set to anything but empty/false/off/0."""
+    if variable_value is None:
+        return None
+    value = variable_value.strip()
+    if value.lower() in {"", "false", "off", "0", "no"}:
+        return None
+    return value
+
+
+def check_change_freeze(dry_run: bool) -> str:
+    """Raise ChangeFrozen when the freeze Variable is on and the run would change anything.
+
+    Reads the Airflow Variable inside the task (never at parse time). A dry run goes on.
+    """
+    from airflow.sdk import Variable
+
+    name = pipelines().change_freeze_variable
+    reason = change_freeze_reason(Variable.get(name, default=None))
+    if reason is None:
+        return "no change freeze"
+    if dry_run:
+        return f"change freeze on ({reason}); dry run goes on"
+    raise ChangeFrozen(f"change freeze is on (Variable {name}={reason!r}); nothing was changed. "
+                       f"Clear the Variable or trigger with dry_run=true.")

@@ -1,0 +1,34 @@
+"""Task bodies of the ``inventory_sync`` DAG."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from di_ops.adapters.opsdb import ops_engine, store_inventory
+from di_ops.inventory import read_inventory
+from di_ops.settings import data_dir, pipelines
+
+log = logging.getLogger(__name__)
+
+
+def inventory_folder(param_value: str | None) -> Path:
+    """The exports folder: the Param, else the configured folder (relative to the data folder)."""
+    folder = Path(param_value or pipelines().inventory.folder)
+    return folder if folder.is_absolute() else data_dir() / folder
+
+
+def sync_inventory(folder_param: str | None, loaded_at: datetime) -> dict[str, Any]:
+    """Read, validate and store the inventory exports; returns counts and the snapshot id."""
+    folder = inventory_folder(folder_param)
+    inventory = read_inventory(folder)
+    for reject in inventory.rejects:
+        log.warning("rejected %s line %d: %s", reject.source_file, reject.line, reject.reason)
+    summary = store_inventory(ops_engine(), inventory, loaded_at)
+    summary["rejects"] = [r.model_dump() for r in inventory.rejects]
+    log.info("inventory snapshot %s (%s): %d customers, %d clusters, %d nodes, %d rejected",
+             summary["snapshot_id"], "new" if summary["new"] else "unchanged", summary["customers"],
+             summary["clusters"], summary["nodes"], summary["rejected"])
+    return summary

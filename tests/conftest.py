@@ -1,0 +1,79 @@
+"""Test environment: an isolated Airflow home (SQLite) and data folder, set before Airflow is imported."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_HOME = Path(tempfile.mkdtemp(prefix="di-ops-test-airflow-"))
+
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
+os.environ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
+os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+os.environ["DI_OPS_DATA_DIR"] = str(_HOME / "data")
+os.environ.pop("AIRFLOW_CONN_DI_OPS_DB", None)
+
+REQUIRE_SERVICES = os.environ.get("DI_OPS_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(name: str, why: str) -> None:
+    """Skip (locally) or fail (CI sets DI_OPS_REQUIRE_SERVICES=1) when a real service is missing."""
+    message = f"{name} is not available: {why}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (DI_OPS_REQUIRE_SERVICES=1, so this is a failure)")
+    pytest.skip(message)
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Iterator[Path]:
+    """A migrated Airflow metadata DB (SQLite) for dag.test() runs."""
+    from airflow.utils import db
+
+    db.resetdb()
+    yield _HOME
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setenv("DI_OPS_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A writable copy of include/config, active for the test (caches cleared before and after)."""
+    from di_ops import settings
+
+    folder = tmp_path / "config"
+    shutil.copytree(REPO / "include" / "config", folder)
+    monkeypatch.setenv("DI_OPS_CONFIG_DIR", str(folder))
+    settings.clear_caches()
+    yield folder
+    monkeypatch.delenv("DI_OPS_CONFIG_DIR")
+    settings.clear_caches()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
