@@ -30,11 +30,12 @@ def ops_db_url(conn_id: str = OPS_DB_CONN_ID) -> str:
     ``ops.db`` in the data folder (DI_OPS_DATA_DIR).
     """
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowRuntimeError
 
     try:
         conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:  # the SDK raises different types inside and outside a task
-        if "not" not in str(exc).lower() and "CONNECTION_NOT_FOUND" not in str(exc):
+    except (AirflowNotFoundException, AirflowRuntimeError) as exc:
+        if isinstance(exc, AirflowRuntimeError) and "CONNECTION_NOT_FOUND" not in str(exc):
             raise
         url = default_sqlite_url(data_dir())
         log.info("connection %s is not defined; using the embedded default %s", conn_id, url)

@@ -22,8 +22,13 @@ def inventory_folder(param_value: str | None) -> Path:
 
 def sync_inventory(folder_param: str | None, loaded_at: datetime) -> dict[str, Any]:
     """Read, validate and store the inventory exports; returns counts and the snapshot id."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     folder = inventory_folder(folder_param)
-    inventory = read_inventory(folder)
+    try:
+        inventory = read_inventory(folder)
+    except FileNotFoundError as exc:  # a wrong folder does not fix itself: fail without retries
+        raise AirflowFailException(f"{exc}; set the inventory_folder Param or pipelines.yaml inventory.folder") from exc
     for reject in inventory.rejects:
         log.warning("rejected %s line %d: %s", reject.source_file, reject.line, reject.reason)
     summary = store_inventory(ops_engine(), inventory, loaded_at)

@@ -1,0 +1,57 @@
+"""
+### inventory_sync
+
+Reads the fleet inventory exports (customers, contacts, clusters, nodes as CSV or
+JSON) from the inventory folder, rejects bad rows with their reasons, and stores
+the rest in the ops DB as a snapshot named by the exports' digest. Publishes the
+`di_ops_inventory` Asset with the snapshot id; every pipeline pins the snapshot it
+used, so a rerun sees the same inventory.
+
+Changes nothing outside the ops DB, so it has no `dry_run` and ignores the change freeze.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from di_ops.assets import INVENTORY
+from di_ops.pipelines.common import default_args
+from di_ops.settings import pipelines
+
+DAG_ID = "inventory_sync"
+# Writes only the ops DB: no dry_run Param, not stopped by the change freeze.
+CHANGES_OUTSIDE_OPS_DB = False
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=pipelines().inventory.schedule,
+    catchup=False,
+    max_active_runs=1,
+    tags=["di-ops", "inventory"],
+    default_args=default_args(),
+    doc_md=__doc__,
+    params={
+        "inventory_folder": Param(
+            None,
+            type=["null", "string"],
+            title="Inventory folder",
+            description="Folder with customers/contacts/clusters/nodes .csv or .json exports. "
+            "Empty: the configured folder under the data folder.",
+        ),
+    },
+)
+def inventory_sync() -> None:
+    @task(outlets=[INVENTORY])
+    def load_inventory() -> dict:
+        from di_ops.pipelines.inventory import sync_inventory
+
+        context = get_current_context()
+        summary = sync_inventory(context["params"]["inventory_folder"], context["dag_run"].run_after)
+        context["outlet_events"][INVENTORY].extra = {"snapshot_id": summary["snapshot_id"]}
+        return summary
+
+    load_inventory()
+
+
+inventory_sync()

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# make demo: the embedded default (SQLite + LocalExecutor) started like `airflow standalone`,
+# with the demo fleet loaded, the project's DAGs unpaused and one demo run of each queued.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$REPO"
+
+port_busy() { python - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
+PY
+}
+if port_busy "$AIRFLOW__API__PORT"; then
+  echo "Port $AIRFLOW__API__PORT is in use; stop what runs there or set DI_OPS_UI_PORT=8081 make demo" >&2
+  exit 1
+fi
+
+mkdir -p "$AIRFLOW_HOME" "$DI_OPS_DATA_DIR"
+echo "== demo fleet -> $DI_OPS_DATA_DIR/inventory"
+python -m include.demo.fleet --out "$DI_OPS_DATA_DIR/inventory"
+echo "== Airflow metadata DB (SQLite) and ops DB migrations"
+airflow db migrate >/dev/null
+python -m di_ops.db upgrade 2>/dev/null | tail -1
+
+echo "== SMTP sink on 127.0.0.1:$DI_OPS_SMTP_PORT -> $DI_OPS_DATA_DIR/outbox"
+python -m include.demo.smtp_sink --dir "$DI_OPS_DATA_DIR/outbox" --port "$DI_OPS_SMTP_PORT" &
+SMTP_PID=$!
+trap 'kill $SMTP_PID 2>/dev/null || true' EXIT
+
+echo "== parse DAGs, unpause them, queue the demo runs"
+airflow dags reserialize >/dev/null 2>&1
+python -m include.demo.runs
+
+(
+  for _ in $(seq 1 180); do
+    if curl -fsS "http://localhost:$AIRFLOW__API__PORT/api/v2/monitor/health" >/dev/null 2>&1; then
+      password=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['admin'])" \
+        "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" 2>/dev/null || echo '?')
+      printf '\n==============================================================\n'
+      printf ' di-ops demo is up:  http://localhost:%s\n' "$AIRFLOW__API__PORT"
+      printf ' login: admin / %s\n' "$password"
+      printf ' (password kept in %s)\n' "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+      printf ' notices: %s/outbox/*.eml   stop: Ctrl-C\n' "$DI_OPS_DATA_DIR"
+      printf '==============================================================\n\n'
+      exit 0
+    fi
+    sleep 1
+  done
+  echo "Airflow did not report healthy within 180 s; see the output above" >&2
+) &
+
+echo "== airflow standalone (api-server, scheduler, dag-processor, triggerer)"
+airflow standalone
