@@ -48,12 +48,22 @@ def test_bad_rows_are_rejected_with_reasons_and_the_rest_loaded(tmp_path: Path) 
     folder = write(
         tmp_path,
         customers=["C1,One,amer,P", "C2,Two,MARS,P", "C1,Dup,EMEA,P", "C3,Three,EMEA,P"],
-        contacts=["C3,Desk,desk@c3.example,+31 20 1234567,customer", "C3,Bad,not-an-email,,partner",
-                  "C9,Ghost,g@x.example,,partner"],
-        clusters=["K1,C3,cucm,15.0 SU2,yes,", "K2,C3,SME,15.0 SU2,false,", "K3,C3,CUCM,15.0,maybe,",
-                  "K4,C1,CUCM,15.0,false,"],
-        nodes=["N1,K1,cucm1.example,8443,publisher", "N2,K1,cucm2.example,99999,subscriber",
-               "N3,KX,h.example,22,publisher"],
+        contacts=[
+            "C3,Desk,desk@c3.example,+31 20 1234567,customer",
+            "C3,Bad,not-an-email,,partner",
+            "C9,Ghost,g@x.example,,partner",
+        ],
+        clusters=[
+            "K1,C3,cucm,15.0 SU2,yes,",
+            "K2,C3,SME,15.0 SU2,false,",
+            "K3,C3,CUCM,15.0,maybe,",
+            "K4,C1,CUCM,15.0,false,",
+        ],
+        nodes=[
+            "N1,K1,cucm1.example,8443,publisher",
+            "N2,K1,cucm2.example,99999,subscriber",
+            "N3,KX,h.example,22,publisher",
+        ],
     )
     inv = read_inventory(folder)
     assert [c.customer_id for c in inv.customers] == ["C3"]
@@ -76,11 +86,17 @@ def test_bad_rows_are_rejected_with_reasons_and_the_rest_loaded(tmp_path: Path) 
 
 
 def test_json_array_and_json_lines_exports(tmp_path: Path) -> None:
-    (tmp_path / "customers.json").write_text(json.dumps([{"customer_id": "C1", "name": "One", "region": "APJC",
-                                                          "partner": "P"}]))
+    (tmp_path / "customers.json").write_text(
+        json.dumps([{"customer_id": "C1", "name": "One", "region": "APJC", "partner": "P"}])
+    )
     (tmp_path / "clusters.json").write_text(
-        json.dumps({"cluster_id": "K1", "customer_id": "C1", "application": "IMP", "version": "14.0 SU3",
-                    "sso_enabled": False}) + "\n\n" + json.dumps({"cluster_id": "K2"}) + "\n")
+        json.dumps(
+            {"cluster_id": "K1", "customer_id": "C1", "application": "IMP", "version": "14.0 SU3", "sso_enabled": False}
+        )
+        + "\n\n"
+        + json.dumps({"cluster_id": "K2"})
+        + "\n"
+    )
     inv = read_inventory(tmp_path)
     assert [c.cluster_id for c in inv.clusters] == ["K1"]
     assert [(r.source_file, r.line) for r in inv.rejects] == [("clusters.json", 3)]

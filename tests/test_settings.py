@@ -35,8 +35,12 @@ def test_bad_config_names_file_and_field(config_copy: Path, file: str, old: str,
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new, 1))
-    loaders = {"policy.yaml": settings.policy, "regions.yaml": settings.regions_config,
-               "releases.yaml": settings.release_catalog, "pipelines.yaml": settings.pipelines}
+    loaders = {
+        "policy.yaml": settings.policy,
+        "regions.yaml": settings.regions_config,
+        "releases.yaml": settings.release_catalog,
+        "pipelines.yaml": settings.pipelines,
+    }
     with pytest.raises(settings.ConfigError) as err:
         loaders[file]()
     assert str(path) in str(err.value)

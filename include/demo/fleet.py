@@ -28,36 +28,87 @@ def fleet_rows(customers: int = 12, seed: int = 7) -> dict[str, list[dict[str, s
         region = REGIONS[(i - 1) % len(REGIONS)]
         cid = f"C{i:03d}"
         domain = f"c{i:03d}.{CITY[region]}.di.example"
-        rows["customers"].append({"customer_id": cid, "name": f"Customer {i:03d} ({region})", "region": region,
-                                  "partner": PARTNERS[region]})
-        rows["contacts"].append({"customer_id": cid, "name": f"{PARTNERS[region]} NOC", "email": f"noc@partner-{region.lower()}.example",
-                                 "phone": f"+1 555 01{i:02d}", "role": "partner"})
-        rows["contacts"].append({"customer_id": cid, "name": f"IT desk {cid}", "email": f"it@{domain}",
-                                 "phone": f"+31 20 555 {i:04d}", "role": "customer"})
+        rows["customers"].append(
+            {"customer_id": cid, "name": f"Customer {i:03d} ({region})", "region": region, "partner": PARTNERS[region]}
+        )
+        rows["contacts"].append(
+            {
+                "customer_id": cid,
+                "name": f"{PARTNERS[region]} NOC",
+                "email": f"noc@partner-{region.lower()}.example",
+                "phone": f"+1 555 01{i:02d}",
+                "role": "partner",
+            }
+        )
+        rows["contacts"].append(
+            {
+                "customer_id": cid,
+                "name": f"IT desk {cid}",
+                "email": f"it@{domain}",
+                "phone": f"+31 20 555 {i:04d}",
+                "role": "customer",
+            }
+        )
         release = RELEASES[rng.randrange(len(RELEASES))]
         sso = "true" if i % 3 == 0 else "false"
         apps = list(APPS)
         for app in apps:
             version = "X14.3" if app == "Expressway" else release
             cluster_id = f"{cid}-{app.lower()}"
-            rows["clusters"].append({"cluster_id": cluster_id, "customer_id": cid, "application": app,
-                                     "version": version, "sso_enabled": sso if app == "CUCM" else "false",
-                                     "sme_publishing_region": ""})
+            rows["clusters"].append(
+                {
+                    "cluster_id": cluster_id,
+                    "customer_id": cid,
+                    "application": app,
+                    "version": version,
+                    "sso_enabled": sso if app == "CUCM" else "false",
+                    "sme_publishing_region": "",
+                }
+            )
             for n in range(1 if app in {"CER", "Expressway"} else 2):
                 role = "publisher" if n == 0 else "subscriber"
-                rows["nodes"].append({"node_id": f"{cluster_id}-{'pub' if n == 0 else f'sub{n}'}",
-                                      "cluster_id": cluster_id, "host": f"{app.lower()}-{n + 1}.{domain}",
-                                      "port": "8443", "role": role})
+                rows["nodes"].append(
+                    {
+                        "node_id": f"{cluster_id}-{'pub' if n == 0 else f'sub{n}'}",
+                        "cluster_id": cluster_id,
+                        "host": f"{app.lower()}-{n + 1}.{domain}",
+                        "port": "8443",
+                        "role": role,
+                    }
+                )
         if i % 4 == 1:  # every fourth customer has an SME cluster published from another region
             publishing = REGIONS[i % len(REGIONS)]
             cluster_id = f"{cid}-sme"
-            rows["clusters"].append({"cluster_id": cluster_id, "customer_id": cid, "application": "SME",
-                                     "version": release, "sso_enabled": "false", "sme_publishing_region": publishing})
-            rows["nodes"].append({"node_id": f"{cluster_id}-pub", "cluster_id": cluster_id,
-                                  "host": f"sme-1.{domain}", "port": "8443", "role": "publisher"})
+            rows["clusters"].append(
+                {
+                    "cluster_id": cluster_id,
+                    "customer_id": cid,
+                    "application": "SME",
+                    "version": release,
+                    "sso_enabled": "false",
+                    "sme_publishing_region": publishing,
+                }
+            )
+            rows["nodes"].append(
+                {
+                    "node_id": f"{cluster_id}-pub",
+                    "cluster_id": cluster_id,
+                    "host": f"sme-1.{domain}",
+                    "port": "8443",
+                    "role": "publisher",
+                }
+            )
     # One deliberately bad row: an unknown application, rejected with its reason by inventory_sync.
-    rows["clusters"].append({"cluster_id": "C001-fax", "customer_id": "C001", "application": "FaxServer",
-                             "version": "1.0", "sso_enabled": "false", "sme_publishing_region": ""})
+    rows["clusters"].append(
+        {
+            "cluster_id": "C001-fax",
+            "customer_id": "C001",
+            "application": "FaxServer",
+            "version": "1.0",
+            "sso_enabled": "false",
+            "sme_publishing_region": "",
+        }
+    )
     return rows
 
 

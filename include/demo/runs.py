@@ -32,8 +32,9 @@ def main() -> None:
         subprocess.run(["airflow", "dags", "unpause", dag_id], check=True, capture_output=True)
         print(f"unpaused {dag_id}")
     for dag_id, conf in DEMO_RUNS:
-        subprocess.run(["airflow", "dags", "trigger", dag_id, "--conf", json.dumps(conf)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["airflow", "dags", "trigger", dag_id, "--conf", json.dumps(conf)], check=True, capture_output=True
+        )
         print(f"queued a demo run of {dag_id} {json.dumps(conf) if conf else ''}")
 
 

@@ -182,8 +182,9 @@ def _unique(rows: list[tuple[T, Reject]], key: str, rejects: list[Reject]) -> li
     return kept
 
 
-def _referenced(rows: list[T], key: str, known: set[str], what: str, where: dict[int, Reject],
-                         rejects: list[Reject]) -> list[T]:
+def _referenced(
+    rows: list[T], key: str, known: set[str], what: str, where: dict[int, Reject], rejects: list[Reject]
+) -> list[T]:
     kept: list[T] = []
     for row in rows:
         if getattr(row, key) in known:
@@ -207,23 +208,26 @@ def read_inventory(folder: Path) -> Inventory:
     if not folder.is_dir():
         raise FileNotFoundError(f"inventory folder {folder} does not exist")
     if not any(_export_files(folder, name) for name in EXPORTS):
-        raise FileNotFoundError(f"inventory folder {folder} holds none of {', '.join(f'{n}.csv|json' for n in EXPORTS)}")
+        raise FileNotFoundError(
+            f"inventory folder {folder} holds none of {', '.join(f'{n}.csv|json' for n in EXPORTS)}"
+        )
     rejects: list[Reject] = []
     parsed_customers = _parse(folder, "customers", Customer, rejects)
     parsed_contacts = _parse(folder, "contacts", Contact, rejects)
     parsed_clusters = _parse(folder, "clusters", Cluster, rejects)
     parsed_nodes = _parse(folder, "nodes", Node, rejects)
-    where = {id(row): w for rows in (parsed_customers, parsed_contacts, parsed_clusters, parsed_nodes)
-             for row, w in rows}
+    where = {
+        id(row): w for rows in (parsed_customers, parsed_contacts, parsed_clusters, parsed_nodes) for row, w in rows
+    }
 
     customers = _unique(parsed_customers, "customer_id", rejects)
     customer_ids = {c.customer_id for c in customers}
     contacts = _referenced([c for c, _ in parsed_contacts], "customer_id", customer_ids, "customer", where, rejects)
-    clusters = _referenced(_unique(parsed_clusters, "cluster_id", rejects), "customer_id", customer_ids,
-                           "customer", where, rejects)
+    clusters = _referenced(
+        _unique(parsed_clusters, "cluster_id", rejects), "customer_id", customer_ids, "customer", where, rejects
+    )
     cluster_ids = {c.cluster_id for c in clusters}
-    nodes = _referenced(_unique(parsed_nodes, "node_id", rejects), "cluster_id", cluster_ids, "cluster",
-                        where, rejects)
+    nodes = _referenced(_unique(parsed_nodes, "node_id", rejects), "cluster_id", cluster_ids, "cluster", where, rejects)
     return Inventory(
         snapshot_id=snapshot_digest(folder),
         source=str(folder),

@@ -58,8 +58,10 @@ def test_parsing_touches_no_connection_variable_network_or_database() -> None:
     with (
         mock.patch.object(BaseHook, "get_connection", side_effect=record("BaseHook.get_connection")),
         mock.patch.object(Variable, "get", side_effect=record("Variable.get")),
-        mock.patch("airflow.models.connection.Connection.get_connection_from_secrets",
-                   side_effect=record("Connection.get_connection_from_secrets")),
+        mock.patch(
+            "airflow.models.connection.Connection.get_connection_from_secrets",
+            side_effect=record("Connection.get_connection_from_secrets"),
+        ),
         mock.patch("airflow.models.variable.Variable.get", side_effect=record("models.Variable.get")),
         mock.patch.object(socket.socket, "connect", side_effect=record("socket.connect")),
         mock.patch("di_ops.db.engine.make_engine", side_effect=record("ops DB engine")),
@@ -106,7 +108,9 @@ def test_every_dag_follows_the_policy(dagbag) -> None:  # type: ignore[no-untype
         for task in dag.tasks:
             assert task.owner == pipelines().owner, f"{where}.{task.task_id}: owner {task.owner!r}"
             if "no retry:" not in (task.doc or ""):
-                assert task.retries >= 2, f"{where}.{task.task_id}: retries {task.retries} < 2 (or document 'no retry: why')"
+                assert task.retries >= 2, (
+                    f"{where}.{task.task_id}: retries {task.retries} < 2 (or document 'no retry: why')"
+                )
         for name, param in dag.params.items():
             schema = param.schema
             assert schema.get("type"), f"{where}: Param {name} has no type"
@@ -125,4 +129,5 @@ def test_dags_that_change_the_outside_have_dry_run_and_honour_the_freeze(dagbag)
             for task in dag.tasks:
                 if task.task_id != gate.task_id:
                     assert gate.task_id in task.get_flat_relative_ids(upstream=True), (
-                        f"{dag.dag_id}.{task.task_id} does not run after {gate.task_id}")
+                        f"{dag.dag_id}.{task.task_id} does not run after {gate.task_id}"
+                    )

@@ -13,8 +13,9 @@ from include.demo.fleet import write_fleet
 pytestmark = pytest.mark.slow
 
 
-def test_inventory_sync_loads_the_demo_fleet_and_is_idempotent(airflow_db, dagbag, ops_sqlite: str,
-                                                               tmp_path: Path) -> None:
+def test_inventory_sync_loads_the_demo_fleet_and_is_idempotent(
+    airflow_db, dagbag, ops_sqlite: str, tmp_path: Path
+) -> None:
     folder = tmp_path / "inventory"
     write_fleet(folder)
     dag = dagbag.get_dag("inventory_sync")
@@ -32,7 +33,6 @@ def test_inventory_sync_loads_the_demo_fleet_and_is_idempotent(airflow_db, dagba
     assert latest_snapshot_id(engine) == snapshot
 
 
-def test_inventory_sync_fails_clearly_on_a_missing_folder(airflow_db, dagbag, ops_sqlite: str,
-                                                          tmp_path: Path) -> None:
+def test_inventory_sync_fails_clearly_on_a_missing_folder(airflow_db, dagbag, ops_sqlite: str, tmp_path: Path) -> None:
     run = dagbag.get_dag("inventory_sync").test(run_conf={"inventory_folder": str(tmp_path / "missing")})
     assert run.state == "failed"

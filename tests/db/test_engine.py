@@ -32,8 +32,20 @@ def test_migrations_match_the_schema_and_round_trip(ops_db: Engine) -> None:
 def _write_audit_rows(url: str, worker: int, rows: int) -> None:
     engine = make_engine(url)
     for i in range(rows):
-        write_audit(engine, [{"at": datetime.now(UTC), "dag_id": "test", "run_id": f"w{worker}",
-                              "entity": f"e{i}", "action": "write", "detail": {"i": i}, "actor": None}])
+        write_audit(
+            engine,
+            [
+                {
+                    "at": datetime.now(UTC),
+                    "dag_id": "test",
+                    "run_id": f"w{worker}",
+                    "entity": f"e{i}",
+                    "action": "write",
+                    "detail": {"i": i},
+                    "actor": None,
+                }
+            ],
+        )
     engine.dispose()
 
 
@@ -61,8 +73,10 @@ def test_sqlite_takes_parallel_writers(tmp_path: Path) -> None:
     [
         ({"conn_type": "sqlite", "host": "/data/ops.db"}, "sqlite:////data/ops.db"),
         ({"conn_type": "sqlite", "extra": {"path": "/x/y.db"}}, "sqlite:////x/y.db"),
-        ({"conn_type": "postgres", "host": "db", "port": 5432, "login": "u", "password": "p@ss", "schema": "di_ops"},
-         "postgresql+psycopg2://u:p%40ss@db:5432/di_ops"),
+        (
+            {"conn_type": "postgres", "host": "db", "port": 5432, "login": "u", "password": "p@ss", "schema": "di_ops"},
+            "postgresql+psycopg2://u:p%40ss@db:5432/di_ops",
+        ),
         ({"conn_type": "generic", "extra": {"sqlalchemy_url": "sqlite://"}}, "sqlite://"),
     ],
 )

@@ -40,8 +40,15 @@ def ops_db_url(conn_id: str = OPS_DB_CONN_ID) -> str:
         url = default_sqlite_url(data_dir())
         log.info("connection %s is not defined; using the embedded default %s", conn_id, url)
         return url
-    return url_from_connection(conn.conn_type or "", host=conn.host, schema=conn.schema, login=conn.login,
-                               password=conn.password, port=conn.port, extra=conn.extra_dejson)
+    return url_from_connection(
+        conn.conn_type or "",
+        host=conn.host,
+        schema=conn.schema,
+        login=conn.login,
+        password=conn.password,
+        port=conn.port,
+        extra=conn.extra_dejson,
+    )
 
 
 def ops_engine(conn_id: str = OPS_DB_CONN_ID, *, migrate: bool = True) -> Engine:
@@ -55,34 +62,57 @@ def ops_engine(conn_id: str = OPS_DB_CONN_ID, *, migrate: bool = True) -> Engine
 
 def store_inventory(engine: Engine, inventory: Inventory, created_at: datetime) -> dict[str, Any]:
     """Insert the snapshot if it is new (same exports → same snapshot id → nothing written)."""
-    counts = {"snapshot_id": inventory.snapshot_id, "customers": len(inventory.customers),
-              "clusters": len(inventory.clusters), "nodes": len(inventory.nodes),
-              "rejected": len(inventory.rejects)}
+    counts = {
+        "snapshot_id": inventory.snapshot_id,
+        "customers": len(inventory.customers),
+        "clusters": len(inventory.clusters),
+        "nodes": len(inventory.nodes),
+        "rejected": len(inventory.rejects),
+    }
     with engine.begin() as conn:
         exists = conn.execute(
             select(schema.inventory_snapshots.c.snapshot_id).where(
-                schema.inventory_snapshots.c.snapshot_id == inventory.snapshot_id)
+                schema.inventory_snapshots.c.snapshot_id == inventory.snapshot_id
+            )
         ).first()
         if exists:
             return {**counts, "new": False}
         sid = inventory.snapshot_id
-        conn.execute(insert(schema.inventory_snapshots).values(
-            snapshot_id=sid, created_at=created_at, source=inventory.source,
-            customers=counts["customers"], clusters=counts["clusters"], nodes=counts["nodes"],
-            rejected=counts["rejected"]))
+        conn.execute(
+            insert(schema.inventory_snapshots).values(
+                snapshot_id=sid,
+                created_at=created_at,
+                source=inventory.source,
+                customers=counts["customers"],
+                clusters=counts["clusters"],
+                nodes=counts["nodes"],
+                rejected=counts["rejected"],
+            )
+        )
         contacts = contacts_by_customer(inventory.contacts)
         if inventory.customers:
-            conn.execute(insert(schema.customers), [
-                {"snapshot_id": sid, "customer_id": c.customer_id, "name": c.name, "region": c.region,
-                 "partner": c.partner, "contacts": contacts.get(c.customer_id, [])} for c in inventory.customers])
+            conn.execute(
+                insert(schema.customers),
+                [
+                    {
+                        "snapshot_id": sid,
+                        "customer_id": c.customer_id,
+                        "name": c.name,
+                        "region": c.region,
+                        "partner": c.partner,
+                        "contacts": contacts.get(c.customer_id, []),
+                    }
+                    for c in inventory.customers
+                ],
+            )
         if inventory.clusters:
-            conn.execute(insert(schema.clusters), [
-                {"snapshot_id": sid, **c.model_dump()} for c in inventory.clusters])
+            conn.execute(insert(schema.clusters), [{"snapshot_id": sid, **c.model_dump()} for c in inventory.clusters])
         if inventory.nodes:
             conn.execute(insert(schema.nodes), [{"snapshot_id": sid, **n.model_dump()} for n in inventory.nodes])
         if inventory.rejects:
-            conn.execute(insert(schema.inventory_rejects), [
-                {"snapshot_id": sid, **r.model_dump()} for r in inventory.rejects])
+            conn.execute(
+                insert(schema.inventory_rejects), [{"snapshot_id": sid, **r.model_dump()} for r in inventory.rejects]
+            )
     return {**counts, "new": True}
 
 
@@ -105,8 +135,9 @@ def pin_snapshot(engine: Engine, dag_id: str, run_id: str, as_of: datetime, star
         row = conn.execute(select(t.c.snapshot_id).where(t.c.dag_id == dag_id, t.c.run_id == run_id)).first()
         if row is not None:  # a parallel task of the same run pinned it first
             return None if row[0] is None else str(row[0])
-        conn.execute(insert(t).values(dag_id=dag_id, run_id=run_id, snapshot_id=snapshot, as_of=as_of,
-                                      started_at=started_at))
+        conn.execute(
+            insert(t).values(dag_id=dag_id, run_id=run_id, snapshot_id=snapshot, as_of=as_of, started_at=started_at)
+        )
     return snapshot
 
 
@@ -114,8 +145,7 @@ def snapshot_rows(engine: Engine, snapshot_id: str) -> dict[str, list[dict[str, 
     """Every customer, cluster and node of a snapshot as plain dicts."""
     out: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
-        for name, table in (("customers", schema.customers), ("clusters", schema.clusters),
-                            ("nodes", schema.nodes)):
+        for name, table in (("customers", schema.customers), ("clusters", schema.clusters), ("nodes", schema.nodes)):
             rows = conn.execute(select(table).where(table.c.snapshot_id == snapshot_id)).mappings()
             out[name] = [dict(r) for r in rows]
     return out

@@ -27,9 +27,16 @@ def default_sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'ops.db').resolve()}"
 
 
-def url_from_connection(conn_type: str, *, host: str | None = None, schema: str | None = None,
-                        login: str | None = None, password: str | None = None, port: int | None = None,
-                        extra: Mapping[str, Any] | None = None) -> str:
+def url_from_connection(
+    conn_type: str,
+    *,
+    host: str | None = None,
+    schema: str | None = None,
+    login: str | None = None,
+    password: str | None = None,
+    port: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
     """Build a SQLAlchemy URL from the fields of an Airflow connection.
 
     ``sqlite``: the database file is ``host`` (or ``extra["path"]``), an absolute path.
@@ -48,8 +55,14 @@ def url_from_connection(conn_type: str, *, host: str | None = None, schema: str 
             raise ValueError(f"sqlite database path must be absolute, got {path!r}")
         return f"sqlite:///{path}"
     if kind in {"postgres", "postgresql"}:
-        url = URL.create("postgresql+psycopg2", username=login or None, password=password or None,
-                         host=host or None, port=port or None, database=schema or None)
+        url = URL.create(
+            "postgresql+psycopg2",
+            username=login or None,
+            password=password or None,
+            host=host or None,
+            port=port or None,
+            database=schema or None,
+        )
         return url.render_as_string(hide_password=False)
     raise ValueError(f"ops DB connection type {conn_type!r} is not supported; use sqlite or postgres")
 

@@ -70,5 +70,7 @@ def check_change_freeze(dry_run: bool) -> str:
         return "no change freeze"
     if dry_run:
         return f"change freeze on ({reason}); dry run goes on"
-    raise ChangeFrozen(f"change freeze is on (Variable {name}={reason!r}); nothing was changed. "
-                       f"Clear the Variable or trigger with dry_run=true.")
+    raise ChangeFrozen(
+        f"change freeze is on (Variable {name}={reason!r}); nothing was changed. "
+        f"Clear the Variable or trigger with dry_run=true."
+    )

@@ -33,7 +33,13 @@ def sync_inventory(folder_param: str | None, loaded_at: datetime) -> dict[str, A
         log.warning("rejected %s line %d: %s", reject.source_file, reject.line, reject.reason)
     summary = store_inventory(ops_engine(), inventory, loaded_at)
     summary["rejects"] = [r.model_dump() for r in inventory.rejects]
-    log.info("inventory snapshot %s (%s): %d customers, %d clusters, %d nodes, %d rejected",
-             summary["snapshot_id"], "new" if summary["new"] else "unchanged", summary["customers"],
-             summary["clusters"], summary["nodes"], summary["rejected"])
+    log.info(
+        "inventory snapshot %s (%s): %d customers, %d clusters, %d nodes, %d rejected",
+        summary["snapshot_id"],
+        "new" if summary["new"] else "unchanged",
+        summary["customers"],
+        summary["clusters"],
+        summary["nodes"],
+        summary["rejected"],
+    )
     return summary
