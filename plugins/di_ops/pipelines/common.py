@@ -74,3 +74,19 @@ def check_change_freeze(dry_run: bool) -> str:
         f"change freeze is on (Variable {name}={reason!r}); nothing was changed. "
         f"Clear the Variable or trigger with dry_run=true."
     )
+
+
+def change_freeze_gate():  # type: ignore[no-untyped-def]
+    """The first task of every DAG that changes anything outside the ops DB (wire it upstream of all)."""
+    from airflow.sdk import get_current_context, task
+    from airflow.sdk.exceptions import AirflowFailException
+
+    @task(task_id=CHANGE_FREEZE_TASK_ID)
+    def gate() -> str:
+        params = get_current_context()["params"]
+        try:
+            return check_change_freeze(bool(params.get(DRY_RUN_PARAM, False)))
+        except ChangeFrozen as exc:  # a freeze is a decision, not a fault: no retries
+            raise AirflowFailException(str(exc)) from exc
+
+    return gate()
