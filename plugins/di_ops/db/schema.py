@@ -113,3 +113,21 @@ pipeline_runs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("summary", JSON, nullable=True),
 )
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedupe_key", String(250), nullable=False, unique=True),
+    Column("kind", String(64), nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sent | dry_run | failed
+    Column("message_id", String(250), nullable=False),
+    Column("dag_id", String(250), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("error", Text, nullable=True),
+)
