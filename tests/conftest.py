@@ -75,5 +75,37 @@ def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     settings.clear_caches()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A real SMTP server on loopback (aiosmtpd) storing each message as an .eml file in the yielded folder;
+    ``smtp_default`` points at it."""
+    import json
+
+    from include.demo.smtp_sink import start
+
+    port = free_port()
+    outbox = tmp_path / "outbox"
+    controller = start(outbox, port=port)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": port,
+                "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "di-ops@localhost"},
+            }
+        ),
+    )
+    yield outbox
+    controller.stop()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_HOME, ignore_errors=True)

@@ -17,20 +17,28 @@ if port_busy "$AIRFLOW__API__PORT"; then
 fi
 
 mkdir -p "$AIRFLOW_HOME" "$DI_OPS_DATA_DIR"
-echo "== demo fleet -> $DI_OPS_DATA_DIR/inventory"
-python -m include.demo.fleet --out "$DI_OPS_DATA_DIR/inventory"
+eval "$(python -m include.demo.runs env)"
+echo "== demo inputs (fleet, stores, inboxes) -> $DI_OPS_DATA_DIR"
+python -m include.demo.runs prepare
 echo "== Airflow metadata DB (SQLite) and ops DB migrations"
 airflow db migrate >/dev/null
 python -m di_ops.db upgrade 2>/dev/null | tail -1
 
 echo "== SMTP sink on 127.0.0.1:$DI_OPS_SMTP_PORT -> $DI_OPS_DATA_DIR/outbox"
 python -m include.demo.smtp_sink --dir "$DI_OPS_DATA_DIR/outbox" --port "$DI_OPS_SMTP_PORT" &
-SMTP_PID=$!
-trap 'kill $SMTP_PID 2>/dev/null || true' EXIT
+PIDS=($!)
+trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+while IFS= read -r service; do
+  [ -n "$service" ] || continue
+  mapfile -t argv < <(python -c 'import json,sys; print("\n".join(json.loads(sys.argv[1])))' "$service")
+  echo "== demo service: ${argv[*]}"
+  "${argv[@]}" &
+  PIDS+=($!)
+done < <(python -m include.demo.runs services)
 
 echo "== parse DAGs, unpause them, queue the demo runs"
 airflow dags reserialize >/dev/null 2>&1
-python -m include.demo.runs
+python -m include.demo.runs trigger
 
 (
   for _ in $(seq 1 180); do

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
@@ -14,31 +13,8 @@ import pytest
 from di_ops.adapters.mail import message_id, send_notice
 from di_ops.db.engine import make_engine, upgrade
 from di_ops.notices import CalendarEvent, Notice, ics_text, local_and_utc
-from include.demo.smtp_sink import start
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def smtp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    outbox = tmp_path / "outbox"
-    controller = start(outbox, port=port)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SMTP_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": "127.0.0.1",
-                "port": port,
-                "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "di-ops@localhost"},
-            }
-        ),
-    )
-    yield outbox
-    controller.stop()
 
 
 def _notice(key: str = "upgrade:C001-cucm:1") -> Notice:
@@ -62,12 +38,12 @@ def _notice(key: str = "upgrade:C001-cucm:1") -> Notice:
     )
 
 
-def test_a_notice_is_sent_once_with_its_calendar_event(smtp: Path, tmp_path: Path) -> None:
+def test_a_notice_is_sent_once_with_its_calendar_event(smtp_sink: Path, tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ops.db'}")
     upgrade(engine)
     assert send_notice(engine, _notice(), dag_id="d", run_id="r1", now=NOW, dry_run=False) == "sent"
     assert send_notice(engine, _notice(), dag_id="d", run_id="r2", now=NOW, dry_run=False) == "already_sent"
-    files = sorted(smtp.glob("*.eml"))
+    files = sorted(smtp_sink.glob("*.eml"))
     assert len(files) == 1
     msg = message_from_bytes(files[0].read_bytes())
     assert msg["Subject"] == "Planned upgrade of C001-cucm"
@@ -78,13 +54,13 @@ def test_a_notice_is_sent_once_with_its_calendar_event(smtp: Path, tmp_path: Pat
     assert "DTSTART:20261211T080000Z" in ics
 
 
-def test_dry_run_records_and_sends_nothing_then_a_real_run_sends(smtp: Path, tmp_path: Path) -> None:
+def test_dry_run_records_and_sends_nothing_then_a_real_run_sends(smtp_sink: Path, tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ops.db'}")
     upgrade(engine)
     assert send_notice(engine, _notice(), dag_id="d", run_id="r1", now=NOW, dry_run=True) == "dry_run"
-    assert list(smtp.glob("*.eml")) == []
+    assert list(smtp_sink.glob("*.eml")) == []
     assert send_notice(engine, _notice(), dag_id="d", run_id="r2", now=NOW, dry_run=False) == "sent"
-    assert len(list(smtp.glob("*.eml"))) == 1
+    assert len(list(smtp_sink.glob("*.eml"))) == 1
 
 
 def test_a_failed_send_is_recorded_and_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,9 @@ from sqlalchemy import Engine, inspect, text
 
 from di_ops.adapters.opsdb import count_rows, write_audit
 from di_ops.db.engine import current_revision, downgrade, head_revision, make_engine, upgrade, url_from_connection
-from di_ops.db.schema import metadata
+from di_ops.db.schema import load_all_tables
+
+metadata = load_all_tables()
 
 
 def test_migrations_match_the_schema_and_round_trip(ops_db: Engine) -> None:

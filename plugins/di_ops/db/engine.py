@@ -105,8 +105,11 @@ def _alembic_config(engine: Engine) -> Any:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply the migrations up to ``revision`` (idempotent; serialised on PostgreSQL)."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Apply the migrations up to ``revision`` (idempotent; serialised on PostgreSQL).
+
+    ``heads``: every branch (each pipeline's migrations branch from the shared base).
+    """
     from alembic import command
 
     cfg = _alembic_config(engine)
@@ -131,16 +134,17 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def head_revision() -> str:
+    """The head revisions, sorted and joined by '+' (one per migration branch)."""
     from alembic.script import ScriptDirectory
 
     cfg = _alembic_config(make_engine("sqlite://"))
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    assert head is not None
-    return head
+    return "+".join(sorted(ScriptDirectory.from_config(cfg).get_heads()))
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revisions the database is at, in the same form as :func:`head_revision`; None when empty."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return "+".join(sorted(heads)) if heads else None

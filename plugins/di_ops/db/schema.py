@@ -131,3 +131,17 @@ notices = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("error", Text, nullable=True),
 )
+
+
+def load_all_tables() -> MetaData:
+    """Import every ``di_ops/db/tables_*.py`` module (one per pipeline) so ``metadata`` holds all tables.
+
+    Each pipeline describes its own tables in its own module, on this same ``metadata``,
+    and ships its own migration branching from revision 0002.
+    """
+    import importlib
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.glob("tables_*.py")):
+        importlib.import_module(f"di_ops.db.{path.stem}")
+    return metadata

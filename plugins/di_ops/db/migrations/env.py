@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from di_ops.db.schema import metadata
+from di_ops.db.schema import load_all_tables
+
+metadata = load_all_tables()
 
 config = context.config
 connection = config.attributes.get("connection")
