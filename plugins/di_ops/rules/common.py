@@ -7,7 +7,7 @@ AUS, EMEA, case-insensitive; an unknown region raises ValueError naming them).
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from di_ops.settings import regions_config
@@ -36,7 +36,7 @@ def normalise_region(region: str) -> str:
     return name
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
