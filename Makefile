@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv lint typecheck bench clean
+.PHONY: demo test venv lint typecheck bench clean cluster cluster-down
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -36,3 +36,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf .airflow .data .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+
+## The docker-compose topology as local processes (CeleryExecutor, PostgreSQL, Redis, 2 workers).
+cluster: $(STAMP)
+	bash include/cluster/up.sh
+
+cluster-down:
+	bash include/cluster/down.sh

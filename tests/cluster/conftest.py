@@ -1,0 +1,102 @@
+"""The `make cluster` topology (CeleryExecutor, 2 workers, PostgreSQL, Redis) started for the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, free_port, port_open, service_missing
+
+
+class AirflowApi:
+    """A small REST client for Airflow's /api/v2 with the simple auth manager."""
+
+    def __init__(self, base: str, home: Path) -> None:
+        self.base = base
+        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=30)
+        token.raise_for_status()
+        self.client = httpx.Client(
+            base_url=f"{base}/api/v2", timeout=30, headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        )
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.client.get(f"/dags/{dag_id}").status_code == 200:
+                return
+            time.sleep(2)
+        raise TimeoutError(f"DAG {dag_id} was not parsed within {timeout} s")
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        self.wait_for_dag(dag_id)
+        self.client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+        response = self.client.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+        response.raise_for_status()
+        return str(response.json()["dag_run_id"])
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
+        deadline = time.monotonic() + timeout
+        state = "?"
+        while time.monotonic() < deadline:
+            state = self.client.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+            if state in {"success", "failed"}:
+                return str(state)
+            time.sleep(2)
+        raise TimeoutError(f"{dag_id} {run_id} still {state} after {timeout} s")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        response = self.client.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        response.raise_for_status()
+        return list(response.json()["task_instances"])
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    if not port_open("127.0.0.1", 5432):
+        service_missing("PostgreSQL", "nothing listens on 127.0.0.1:5432")
+    if not port_open("127.0.0.1", 6379):
+        service_missing("Redis", "nothing listens on 127.0.0.1:6379")
+    home = tmp_path_factory.mktemp("cluster")
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DI_OPS"))},
+        "DI_OPS_CLUSTER_HOME": str(home),
+        "DI_OPS_CLUSTER_PORT": str(free_port()),
+        "DI_OPS_CLUSTER_SCHEDULER_HEALTH_PORT": str(free_port()),
+        "DI_OPS_CLUSTER_TRIGGER_LOG_PORT": str(free_port()),
+        "DI_OPS_CLUSTER_METADATA_DB": f"di_ops_test_af_{suffix}",
+        "DI_OPS_CLUSTER_OPS_DB": f"di_ops_test_ops_{suffix}",
+        "DI_OPS_CLUSTER_REDIS_DB": "7",
+        # a killed worker's task is noticed in seconds, not the default 300 s
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    }
+    subprocess.run(["redis-cli", "-n", "7", "FLUSHDB"], check=False, capture_output=True)
+    up = subprocess.run(
+        ["bash", str(REPO / "include/cluster/up.sh")], env=env, capture_output=True, text=True, timeout=300
+    )
+    try:
+        assert up.returncode == 0, f"make cluster failed:\n{up.stdout}\n{up.stderr}"
+        api = AirflowApi(f"http://127.0.0.1:{env['DI_OPS_CLUSTER_PORT']}", home)
+        yield {"api": api, "env": env, "home": home}
+    finally:
+        pids = [int(p.read_text()) for p in (home / "pids").glob("*.pid")]
+        subprocess.run(["bash", str(REPO / "include/cluster/down.sh")], env=env, capture_output=True, timeout=120)
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        assert not alive, f"make cluster-down left {alive} running"
+        for db in (env["DI_OPS_CLUSTER_METADATA_DB"], env["DI_OPS_CLUSTER_OPS_DB"]):
+            subprocess.run(
+                ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'],
+                capture_output=True,
+            )
