@@ -1,0 +1,107 @@
+"""
+### upgrade_eligibility
+
+Weekly sweep of the fleet's releases (DOMAIN.md §6). For every cluster of the pinned
+inventory snapshot: its train (n / n-1 / n-2 / unsupported / unknown / not assessed), whether
+it may stay, and the triggers that make the operator start an upgrade (a security advisory
+needing an upgrade, a release below n-1 or nearing EOL, a partner request, or applications
+that must move together). Each upgrade to start is planned in the earliest change window of
+the cluster's region (SME: its publishing region) and follows the state machine
+proposed -> notified -> scheduled -> done / cancelled, with an e-mail + `.ics` notice per step.
+The report (CSV + HTML) goes to `{data_dir}/reports/upgrades/<run id>/`.
+
+Params: `as_of`, `customers`, `announce_release` (what-if "16.0 SU1": report only, nothing
+recorded or sent), `dry_run` (decide and report; record and send nothing).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from di_ops.pipelines.common import change_freeze_gate, default_args
+from di_ops.settings_upgrades import upgrade_settings
+
+DAG_ID = "upgrade_eligibility"
+# Sends notices (e-mail): dry_run Param and the change-freeze gate.
+CHANGES_OUTSIDE_OPS_DB = True
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=upgrade_settings().schedule,
+    catchup=False,
+    max_active_runs=1,
+    tags=["di-ops", "upgrades"],
+    default_args=default_args(),
+    doc_md=__doc__,
+    params={
+        "dry_run": Param(
+            False, type="boolean", title="Dry run", description="Assess, plan and report; record and send nothing."
+        ),
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="As of",
+            description="Decide as of this instant (with a zone). Empty: the run's logical date, else its start.",
+        ),
+        "customers": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string"},
+            title="Customers",
+            description="Only these customer ids. Empty: every customer of the inventory snapshot.",
+        ),
+        "announce_release": Param(
+            None,
+            type=["null", "string"],
+            title="What-if: announce a release",
+            description="E.g. '16.0 SU1': assess as if this release were announced as the new n on as_of "
+            "(n -> n-1 -> n-2). A what-if run only reports: it records and sends nothing.",
+        ),
+    },
+)
+def upgrade_eligibility() -> None:
+    @task
+    def assess_fleet() -> dict:
+        from di_ops.pipelines.common import resolve_as_of
+        from di_ops.pipelines.upgrades import sweep
+
+        ctx = get_current_context()
+        params, run = ctx["params"], ctx["dag_run"]
+        return sweep(
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            as_of=resolve_as_of(params["as_of"], run.logical_date, run.run_after),
+            started_at=run.run_after,
+            customers=params["customers"],
+            announce=params["announce_release"],
+        )
+
+    @task
+    def apply_plans(assessment: dict) -> dict:
+        from di_ops.pipelines.common import resolve_as_of
+        from di_ops.pipelines.upgrades import apply_plans as apply
+
+        ctx = get_current_context()
+        params, run = ctx["params"], ctx["dag_run"]
+        return apply(
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            as_of=resolve_as_of(params["as_of"], run.logical_date, run.run_after),
+            folder=assessment["folder"],
+            dry_run=bool(params["dry_run"]),
+        )
+
+    @task
+    def write_report(assessment: dict, applied: dict) -> dict:
+        from di_ops.pipelines.upgrades import write_report as report
+
+        return {**report(assessment["folder"]), "actions": applied.get("actions", {})}
+
+    assessment = assess_fleet()
+    change_freeze_gate() >> assessment
+    write_report(assessment, apply_plans(assessment))
+
+
+upgrade_eligibility()

@@ -1,0 +1,466 @@
+"""Task bodies of the ``upgrade_eligibility`` and ``upgrade_reschedule`` DAGs.
+
+Sweep: pin the inventory snapshot, assess every cluster (``di_ops.upgrade_plans``), write
+``assessment.json`` into the run's report folder. Apply: drive each planned upgrade through
+its state machine (propose, notify, schedule, complete, cancel) with its notices, once.
+Report: CSV + HTML. Reschedule: the partner's one reschedule, or the refusal with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from di_ops.adapters.upgrade_store import utc
+from di_ops.settings_upgrades import upgrade_settings
+
+log = logging.getLogger(__name__)
+
+ELIGIBILITY_DAG_ID = "upgrade_eligibility"
+RESCHEDULE_DAG_ID = "upgrade_reschedule"
+
+
+def _fail(message: str) -> Exception:
+    """An error a retry cannot fix (Airflow fails the task without retrying)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException(message)
+
+
+def run_folder(run_id: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_") or "run"
+    return upgrade_settings().path("reports_folder") / safe
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+def _read_feed(name: str) -> list[dict[str, Any]]:
+    settings = upgrade_settings()
+    path = settings.path(name)
+    if not path.exists():
+        if name in settings.required_feeds:
+            raise _fail(f"{name} {path} does not exist (upgrades.yaml {name}); an empty feed is []")
+        log.warning("%s %s does not exist: none this run", name, path)
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise _fail(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, list):
+        raise _fail(f"{path} must hold a JSON array of objects")
+    return data
+
+
+def load_feeds() -> tuple[list[Any], list[Any]]:
+    """The security advisories and partner requests; a bad entry fails the run naming it."""
+    from pydantic import ValidationError
+
+    from di_ops.upgrade_triggers import Advisory, PartnerRequest
+
+    out: list[list[Any]] = []
+    for name, model in (("advisory_feed", Advisory), ("partner_requests", PartnerRequest)):
+        items = []
+        for index, raw in enumerate(_read_feed(name)):
+            try:
+                items.append(model.model_validate(raw))
+            except ValidationError as exc:
+                raise _fail(f"{name} entry {index}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+        out.append(items)
+    return out[0], out[1]
+
+
+def catalog_for(announce: str | None, as_of: datetime) -> tuple[Any, str | None]:
+    """The release catalog, or a what-if copy with ``announce`` (e.g. '16.0 SU1') added as the new n on as_of."""
+    from di_ops.rules.releases import announce_release, parse_version
+    from di_ops.settings import release_catalog
+
+    catalog = release_catalog()
+    if not announce:
+        return catalog, None
+    try:
+        cycle, su = parse_version(announce)
+        if su is None:
+            raise ValueError("name the first SU as well, e.g. '16.0 SU1'")
+        what_if = announce_release(catalog, cycle, f"v{cycle}", as_of.astimezone(UTC).date(), [su], su)
+    except ValueError as exc:
+        raise _fail(f"announce_release {announce!r}: {exc}") from exc
+    return what_if, f"what-if: v{cycle} {su} announced on {as_of.date().isoformat()} (nothing recorded or sent)"
+
+
+def _snapshot(engine: Any, dag_id: str, run_id: str, as_of: datetime, started_at: datetime) -> dict[str, Any]:
+    from di_ops.adapters.opsdb import latest_snapshot_id, pin_snapshot, snapshot_rows
+
+    if latest_snapshot_id(engine) is None:  # retryable: inventory_sync may simply not have run yet
+        raise RuntimeError("the ops DB holds no inventory snapshot yet; run inventory_sync first")
+    snapshot = pin_snapshot(engine, dag_id, run_id, as_of, started_at)
+    if snapshot is None:
+        raise _fail(f"run {run_id} was pinned to no snapshot; trigger a new run")
+    return {"snapshot_id": snapshot, **snapshot_rows(engine, snapshot)}
+
+
+# --- upgrade_eligibility --------------------------------------------------------------------
+
+
+def sweep(
+    *,
+    dag_id: str,
+    run_id: str,
+    as_of: datetime,
+    started_at: datetime,
+    customers: list[str] | None,
+    announce: str | None,
+) -> dict[str, Any]:
+    """Assess the pinned fleet; write ``assessment.json`` to the run folder; return counts and the folder."""
+    from di_ops.adapters.opsdb import ops_engine
+    from di_ops.upgrade_triggers import assess_fleet
+
+    settings = upgrade_settings()
+    as_of = as_of.astimezone(UTC)
+    inventory = _snapshot(ops_engine(), dag_id, run_id, as_of, started_at)
+    wanted = set(customers or [])
+    unknown = wanted - {c["customer_id"] for c in inventory["customers"]}
+    if unknown:
+        raise _fail(f"customers {sorted(unknown)} are not in inventory snapshot {inventory['snapshot_id']}")
+    in_scope = [c for c in inventory["customers"] if not wanted or c["customer_id"] in wanted]
+    ids = {c["customer_id"] for c in in_scope}
+    clusters = [c for c in inventory["clusters"] if c["customer_id"] in ids]
+    advisories, requests = load_feeds()
+    catalog, what_if = catalog_for(announce, as_of)
+    verdicts = assess_fleet(
+        in_scope,
+        clusters,
+        advisories=advisories,
+        requests=requests,
+        as_of=as_of,
+        catalog=catalog,
+        start_trains=settings.operator_start_trains,
+        emergency_severities=settings.emergency_severities,
+        move_together=settings.move_together,
+    )
+    folder = run_folder(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "snapshot_id": inventory["snapshot_id"],
+        "customers": sorted(ids),
+        "what_if": what_if,
+        "verdicts": [{**v.model_dump(mode="json"), "upgrade": v.upgrade} for v in verdicts],
+    }
+    (folder / "assessment.json").write_text(json.dumps(payload, indent=1, sort_keys=True), encoding="utf-8")
+    upgrades = sum(1 for v in verdicts if v.upgrade)
+    log.info("assessed %d clusters of %d customers: %d upgrades to start", len(verdicts), len(ids), upgrades)
+    return {"folder": str(folder), "clusters": len(verdicts), "upgrades": upgrades, "what_if": what_if}
+
+
+def _window_texts(region: str, start: datetime | None, end: datetime | None) -> tuple[str, str]:
+    from di_ops.notices import local_and_utc
+    from di_ops.upgrade_notices import zone_of
+
+    if start is None or end is None:
+        return "", ""
+    zone = zone_of(region)
+    local = f"{local_and_utc(start, zone).split(' (')[0]} - {local_and_utc(end, zone).split(' (')[0]}"
+    return local, f"{start.astimezone(UTC):%Y-%m-%d %H:%M} - {end.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _send(engine: Any, notice: Any, *, dag_id: str, run_id: str, at: datetime) -> str:
+    from di_ops.adapters.mail import send_notice
+
+    if notice is None:
+        return "no_contacts"
+    return send_notice(engine, notice, dag_id=dag_id, run_id=run_id, now=at, dry_run=False)
+
+
+def _new_plan_row(verdict: Any, raw: dict[str, Any], *, as_of: datetime, run_id: str) -> dict[str, Any]:
+    from di_ops.upgrade_plans import plan_window, upgrade_id_for
+
+    window = plan_window(verdict, as_of)
+    return {
+        "upgrade_id": upgrade_id_for(verdict.cluster_id, verdict.target, window.start),
+        "customer_id": verdict.customer_id,
+        "cluster_id": verdict.cluster_id,
+        "application": verdict.application,
+        "window_region": verdict.window_region,
+        "from_version": verdict.version,
+        "target": verdict.target,
+        "triggers": [
+            {"kind": t["kind"], "reason": t["reason"], "target": t["target"], "emergency": t["emergency"]}
+            for t in raw["triggers"]
+            if t["starts_upgrade"]
+        ],
+        "emergency": verdict.emergency,
+        "state": "proposed",
+        "window_start": window.start.astimezone(UTC),
+        "window_end": window.end.astimezone(UTC),
+        "reschedules": 0,
+        "sequence": 0,
+        "notified_at": None,
+        "answer_by": None,
+        "created_at": as_of,
+        "updated_at": as_of,
+        "created_run_id": run_id,
+        "updated_run_id": run_id,
+    }
+
+
+def apply_plans(*, dag_id: str, run_id: str, as_of: datetime, folder: str, dry_run: bool) -> dict[str, Any]:
+    """Move every planned upgrade of the assessed customers one step, with its notice; write ``plans.json``.
+
+    New upgrade → proposed → notice sent → notified; answer deadline passed → scheduled; the inventory
+    shows the target → done (completion notice); the cluster left the inventory or no trigger remains →
+    cancelled (cancelling .ics). A dry run decides the same and records and sends nothing.
+    """
+    from di_ops.adapters.opsdb import ops_engine
+    from di_ops.adapters.upgrade_store import create_plan, latest_plans, open_plans, plan_model, record_outcome
+    from di_ops.rules.change import partner_answer_deadline
+    from di_ops.upgrade_notices import upgrade_notice
+    from di_ops.upgrade_plans import transition
+    from di_ops.upgrade_triggers import Verdict, is_newer
+
+    as_of = as_of.astimezone(UTC)
+    assessment = json.loads((Path(folder) / "assessment.json").read_text(encoding="utf-8"))
+    if assessment["what_if"]:
+        (Path(folder) / "plans.json").write_text("{}", encoding="utf-8")
+        return {"what_if": assessment["what_if"], "actions": {}}
+    engine = ops_engine()
+    settings = upgrade_settings()
+    inventory = _snapshot(engine, dag_id, run_id, as_of, as_of)
+    customers = {c["customer_id"]: c for c in inventory["customers"]}
+    raw_by_cluster = {v["cluster_id"]: v for v in assessment["verdicts"]}
+    verdicts = {cid: Verdict.model_validate(raw) for cid, raw in raw_by_cluster.items()}
+    scope = set(assessment["customers"])
+    actions: dict[str, int] = {}
+    prospective: dict[str, dict[str, Any]] = {}
+
+    def count(name: str) -> None:
+        actions[name] = actions.get(name, 0) + 1
+
+    plans = {cid: p for cid, p in open_plans(engine).items() if p["customer_id"] in scope}
+    for cid, candidate in verdicts.items():
+        if candidate.upgrade and cid not in plans:
+            row = _new_plan_row(candidate, raw_by_cluster[cid], as_of=as_of, run_id=run_id)
+            if dry_run or create_plan(engine, row, dag_id=dag_id, run_id=run_id, at=as_of):
+                count("propose")
+            plans[cid] = row
+    for cid, plan in sorted(plans.items()):
+        verdict = verdicts.get(cid)
+        customer = customers.get(plan["customer_id"], {"contacts": []})
+        model = plan_model(plan)
+        changes: dict[str, Any] = {}
+        reached = verdict is not None and not is_newer(plan["target"], verdict.version)
+        if verdict is None or reached or not verdict.upgrade:
+            if verdict is None:
+                why = "the cluster left the inventory"
+            elif reached:
+                why = f"the inventory shows {verdict.version}"
+            else:
+                why = "no trigger needs the upgrade any more"
+            if reached and plan["state"] != "proposed":
+                outcome = transition(model, "complete", reason=why)
+                notify_kind: str | None = "done"
+            else:  # nobody was told of a proposed plan: cancel it quietly
+                outcome = transition(model, "cancel", reason=why)
+                notify_kind = None if plan["state"] == "proposed" else "cancel"
+                if outcome.plan is not None:
+                    outcome = outcome.model_copy(
+                        update={"plan": outcome.plan.model_copy(update={"sequence": model.sequence + 1})}
+                    )
+        elif plan["state"] == "proposed":
+            outcome = transition(model, "notify", reason="notice sent to the partner and customer contacts")
+            notify_kind = "notice"
+            changes = {"notified_at": as_of, "answer_by": partner_answer_deadline(as_of).astimezone(UTC)}
+        elif plan["state"] == "notified" and plan["answer_by"] is not None and as_of >= plan["answer_by"]:
+            outcome = transition(model, "schedule", reason="the partner's answer deadline passed")
+            notify_kind = None
+        else:
+            prospective[cid] = plan
+            continue
+        new = {**plan, **changes, **(outcome.plan.model_dump() if outcome.plan else {})}
+        if not dry_run and notify_kind is not None:
+            notice = upgrade_notice(
+                new,
+                customer,
+                notify_kind,  # type: ignore[arg-type]
+                at=as_of,
+                organizer=settings.organizer,
+                answer_by=changes.get("answer_by"),
+                note=outcome.reason if notify_kind in {"done", "cancel"} else "",
+            )
+            result = _send(engine, notice, dag_id=dag_id, run_id=run_id, at=as_of)
+            count(f"{notify_kind}:{result}")
+            if result == "no_contacts" and notify_kind == "notice":
+                log.warning("upgrade %s: no contacts on file; stays proposed", plan["upgrade_id"])
+                prospective[cid] = plan
+                continue
+        if not dry_run:
+            record_outcome(
+                engine,
+                outcome,
+                upgrade_id=plan["upgrade_id"],
+                at=as_of,
+                dag_id=dag_id,
+                run_id=run_id,
+                changes=changes,
+                expected_sequence=plan["sequence"],
+            )
+        count(outcome.action)
+        prospective[cid] = new
+    if not dry_run:  # read back what the DB holds now, including plans already closed earlier
+        prospective = {**latest_plans(engine, verdicts), **open_plans(engine, verdicts)}
+    out = {
+        cid: {
+            "upgrade_id": p["upgrade_id"],
+            "state": p["state"] if not dry_run else f"would be {p['state']}",
+            "window_region": p["window_region"],
+            "window_start": utc(p["window_start"]).isoformat(),  # type: ignore[union-attr]
+            "window_end": utc(p["window_end"]).isoformat(),  # type: ignore[union-attr]
+            "sequence": p["sequence"],
+        }
+        for cid, p in prospective.items()
+    }
+    (Path(folder) / "plans.json").write_text(json.dumps(out, indent=1, sort_keys=True), encoding="utf-8")
+    log.info("upgrade plans: %s%s", actions or "no change", " (dry run)" if dry_run else "")
+    return {"dry_run": dry_run, "actions": actions}
+
+
+def write_report(folder: str) -> dict[str, Any]:
+    """``upgrades.csv`` and ``upgrades.html`` in the run folder; returns the counts and the paths."""
+    from di_ops.adapters.upgrade_report import counts, write_csv, write_html
+
+    base = Path(folder)
+    assessment = json.loads((base / "assessment.json").read_text(encoding="utf-8"))
+    plans_path = base / "plans.json"
+    plans = json.loads(plans_path.read_text(encoding="utf-8")) if plans_path.exists() else {}
+    rows = []
+    for v in assessment["verdicts"]:
+        plan = plans.get(v["cluster_id"], {})
+        start = datetime.fromisoformat(plan["window_start"]) if plan else None
+        end = datetime.fromisoformat(plan["window_end"]) if plan else None
+        if not plan and assessment["what_if"] and v["upgrade"]:
+            from di_ops.upgrade_plans import plan_window
+            from di_ops.upgrade_triggers import Verdict
+
+            window = plan_window(Verdict.model_validate(v), datetime.fromisoformat(assessment["as_of"]))
+            start, end, plan = window.start, window.end, {"state": "what-if"}
+        local, in_utc = _window_texts(v["window_region"], start, end)
+        elig = v["eligibility"]
+        rows.append(
+            {
+                "customer_id": v["customer_id"],
+                "cluster_id": v["cluster_id"],
+                "application": v["application"],
+                "region": v["region"],
+                "window_region": v["window_region"],
+                "version": v["version"],
+                "release": elig["release"] or "",
+                "train": elig["train"],
+                "may_stay": elig["may_stay"],
+                "target": v["target"] or elig["upgrade_target"] or "",
+                "upgrade": v["upgrade"],
+                "emergency": v["emergency"],
+                "triggers": "; ".join(f"{t['kind']}: {t['reason']}" for t in v["triggers"]),
+                "move_together": v["move_together"] or "",
+                "reasons": "; ".join(elig["reasons"]),
+                "upgrade_id": plan.get("upgrade_id", ""),
+                "state": plan.get("state", ""),
+                "window_local": local,
+                "window_utc": in_utc,
+            }
+        )
+    write_csv(base / "upgrades.csv", rows)
+    notes = [f"as_of {assessment['as_of']}, inventory snapshot {assessment['snapshot_id']}"]
+    if assessment["what_if"]:
+        notes.append(assessment["what_if"])
+    write_html(base / "upgrades.html", rows, title=f"Upgrade eligibility, {assessment['run_id']}", notes=notes)
+    return {**counts(rows), "csv": str(base / "upgrades.csv"), "html": str(base / "upgrades.html")}
+
+
+# --- upgrade_reschedule ---------------------------------------------------------------------
+
+
+def _find_plan(engine: Any, ref: str) -> dict[str, Any]:
+    from di_ops.adapters.upgrade_store import get_plan, open_plans
+
+    plan = get_plan(engine, ref) or open_plans(engine, [ref]).get(ref)
+    if plan is None:
+        raise _fail(f"no upgrade {ref!r} and no open upgrade of cluster {ref!r}")
+    return plan
+
+
+def reschedule_upgrade(
+    *,
+    dag_id: str,
+    run_id: str,
+    ref: str,
+    requested: str,
+    reason: str,
+    requested_at: datetime,
+    dry_run: bool,
+    actor: str | None,
+) -> dict[str, Any]:
+    """Accept the partner's reschedule or refuse it with the reason (the run fails, naming it).
+
+    A retry of the same run returns the decision it recorded the first time.
+    """
+    from di_ops.adapters.opsdb import ops_engine
+    from di_ops.adapters.upgrade_store import plan_model, record_outcome, run_events
+    from di_ops.upgrade_plans import reschedule
+
+    if not reason.strip():
+        raise _fail("a reschedule needs a reason")
+    requested_at = requested_at.astimezone(UTC)
+    engine = ops_engine()
+    earlier = run_events(engine, dag_id, run_id, "reschedule")
+    if earlier:
+        decided = earlier[-1]
+        if not decided["accepted"]:
+            raise _fail(f"reschedule refused: {decided['reason']}")
+        return {"upgrade_id": decided["upgrade_id"], "accepted": True, "reason": decided["reason"]}
+    plan = _find_plan(engine, ref)
+    outcome = reschedule(plan_model(plan), requested, requested_at)
+    if not dry_run:
+        record_outcome(
+            engine,
+            outcome,
+            upgrade_id=plan["upgrade_id"],
+            at=requested_at,
+            dag_id=dag_id,
+            run_id=run_id,
+            actor=actor,
+            detail={"requested": requested, "partner_reason": reason},
+            expected_sequence=plan["sequence"],
+        )
+    if not outcome.accepted:
+        raise _fail(f"reschedule refused: {outcome.reason}")
+    log.info("upgrade %s: %s%s", plan["upgrade_id"], outcome.reason, " (dry run: not recorded)" if dry_run else "")
+    return {"upgrade_id": plan["upgrade_id"], "accepted": True, "reason": outcome.reason}
+
+
+def send_reschedule_notice(
+    *, dag_id: str, run_id: str, upgrade_id: str, as_of: datetime, started_at: datetime, dry_run: bool
+) -> str:
+    """The updated notice of a rescheduled upgrade: same UID, the plan's (higher) SEQUENCE, sent once."""
+    from di_ops.adapters.opsdb import ops_engine
+    from di_ops.adapters.upgrade_store import get_plan
+    from di_ops.upgrade_notices import upgrade_notice
+
+    if dry_run:
+        return "dry_run"
+    as_of = as_of.astimezone(UTC)
+    engine = ops_engine()
+    plan = get_plan(engine, upgrade_id)
+    if plan is None:
+        raise _fail(f"upgrade {upgrade_id} vanished")
+    inventory = _snapshot(engine, dag_id, run_id, as_of, started_at)
+    customer: dict[str, Any] = next(
+        (c for c in inventory["customers"] if c["customer_id"] == plan["customer_id"]), {"contacts": []}
+    )
+    notice = upgrade_notice(plan, customer, "reschedule", at=as_of, organizer=upgrade_settings().organizer)
+    return _send(engine, notice, dag_id=dag_id, run_id=run_id, at=as_of)

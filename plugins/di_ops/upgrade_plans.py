@@ -1,0 +1,170 @@
+"""The life of one planned upgrade: its window and its state machine (pure: no Airflow, no I/O, no clock).
+
+Source: DOMAIN.md §2 (notice, one reschedule no later than 7 days before, emergency changes
+cannot be rescheduled, the new date is an available window of the region), §1 (weekday
+windows; SME follows its publishing region; emergencies take the next window, weekend
+included). Every rule comes from ``di_ops.rules``; which clusters need an upgrade is
+``di_ops.upgrade_triggers``. The state machine:
+
+    proposed --notify--> notified --schedule--> scheduled --complete--> done
+        \\                  |  \\--reschedule (once)--> scheduled      /
+         \\--cancel--> cancelled <--cancel-- (proposed|notified|scheduled)
+
+Choices made here: a reschedule lands in ``scheduled`` (the partner chose the
+date); ``complete`` is accepted from ``notified`` or ``scheduled`` (the inventory shows the
+target release); ``done`` and ``cancelled`` are final.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from di_ops.rules.change import reschedule_refusal, reschedule_window, upgrade_change_window
+from di_ops.rules.common import require_aware
+from di_ops.rules.maintenance import Window, next_window, window_opening_on
+from di_ops.upgrade_triggers import Verdict
+
+State = Literal["proposed", "notified", "scheduled", "done", "cancelled"]
+Action = Literal["propose", "notify", "schedule", "reschedule", "complete", "cancel"]
+
+OPEN_STATES: frozenset[str] = frozenset({"proposed", "notified", "scheduled"})
+# action -> (states it may start from, state it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "notify": (frozenset({"proposed"}), "notified"),
+    "schedule": (frozenset({"notified"}), "scheduled"),
+    "reschedule": (frozenset({"notified", "scheduled"}), "scheduled"),
+    "complete": (frozenset({"notified", "scheduled"}), "done"),
+    "cancel": (frozenset(OPEN_STATES), "cancelled"),
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Plan(_Frozen):
+    """One planned upgrade as the state machine sees it."""
+
+    upgrade_id: str
+    cluster_id: str
+    window_region: str
+    state: State
+    window_start: datetime
+    window_end: datetime
+    reschedules: int = Field(default=0, ge=0)
+    emergency: bool = False
+    sequence: int = Field(default=0, ge=0)  # the .ics SEQUENCE of the last notice
+
+
+class Outcome(_Frozen):
+    """The result of asking for one transition: accepted with the new plan, or refused with the reason."""
+
+    action: Action
+    accepted: bool
+    from_state: str | None
+    to_state: str | None
+    reason: str
+    plan: Plan | None = None
+
+
+# --- planning and the state machine ---------------------------------------------------------
+
+
+def plan_window(verdict: Verdict, notice_at: datetime) -> Window:
+    """The window of a new upgrade: the first weekday window >= 10 business days after the notice;
+    an emergency takes the next window of any day.
+
+    Source: DOMAIN.md §2 (upgrade notice) via ``upgrade_change_window``; §1 (emergency changes).
+    """
+    if verdict.emergency:
+        return next_window(verdict.window_region, notice_at, allow_weekend=True)
+    return upgrade_change_window(verdict.window_region, notice_at)
+
+
+def upgrade_id_for(cluster_id: str, target: str, window_start: datetime) -> str:
+    """A stable id: cluster, target and the local day of the first planned window."""
+    compact = target.replace(" ", "")
+    return f"{cluster_id}~{compact}~{window_start:%Y%m%d}"
+
+
+def _refuse(plan: Plan | None, action: Action, reason: str) -> Outcome:
+    state = plan.state if plan else None
+    return Outcome(action=action, accepted=False, from_state=state, to_state=state, reason=reason, plan=plan)
+
+
+def transition(plan: Plan, action: Action, *, reason: str = "") -> Outcome:
+    """Apply ``notify``, ``schedule``, ``complete`` or ``cancel``; an invalid transition is refused with the reason."""
+    if action not in TRANSITIONS or action == "reschedule":
+        return _refuse(plan, action, f"{action!r} is not a transition handled here; use reschedule() for reschedules")
+    allowed, target = TRANSITIONS[action]
+    if plan.state not in allowed:
+        return _refuse(
+            plan,
+            action,
+            f"cannot {action} upgrade {plan.upgrade_id}: it is {plan.state} "
+            f"(allowed from {', '.join(sorted(allowed))})",
+        )
+    new = plan.model_copy(update={"state": target})
+    return Outcome(action=action, accepted=True, from_state=plan.state, to_state=target, reason=reason, plan=new)
+
+
+def requested_window(region: str, requested: str) -> Window | None:
+    """The window a reschedule asks for: a date means the window opening that local day; a date-time must
+    lie inside a window. None when it names no operator window the policy allows."""
+    text = requested.strip()
+    if "T" not in text and " " not in text:
+        day = date.fromisoformat(text)
+        window = window_opening_on(region, day)
+        return reschedule_window(region, window.start)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return reschedule_window(region, require_aware(moment, "requested window"))
+
+
+def reschedule(plan: Plan, requested: str, requested_at: datetime) -> Outcome:
+    """The partner's one reschedule: refused for a second one, under 7 days before, an emergency,
+    a state it cannot leave, or a date that is no available window of the region.
+
+    Source: DOMAIN.md §2 (``reschedule_refusal``, ``reschedule_window``).
+    """
+    require_aware(requested_at, "requested_at")
+    allowed, target = TRANSITIONS["reschedule"]
+    if plan.state not in allowed:
+        return _refuse(plan, "reschedule", f"cannot reschedule upgrade {plan.upgrade_id}: it is {plan.state}")
+    refusal = reschedule_refusal(plan.window_start, requested_at, plan.reschedules, plan.emergency)
+    if refusal is not None:
+        return _refuse(plan, "reschedule", refusal)
+    try:
+        window = requested_window(plan.window_region, requested)
+    except ValueError as exc:
+        return _refuse(plan, "reschedule", f"cannot read the requested window {requested!r}: {exc}")
+    if window is None:
+        return _refuse(
+            plan,
+            "reschedule",
+            f"{requested} is not an available operator window of {plan.window_region} "
+            "(windows open 21:00 local and close 06:00; see DOMAIN.md §1-2)",
+        )
+    if window.start.astimezone(UTC) <= requested_at.astimezone(UTC):
+        return _refuse(plan, "reschedule", f"the requested window {window.start.isoformat()} has already begun")
+    if window.start.astimezone(UTC) == plan.window_start.astimezone(UTC):
+        return _refuse(plan, "reschedule", "the requested window is the one already planned")
+    new = plan.model_copy(
+        update={
+            "state": target,
+            "window_start": window.start,
+            "window_end": window.end,
+            "reschedules": plan.reschedules + 1,
+            "sequence": plan.sequence + 1,
+        }
+    )
+    return Outcome(
+        action="reschedule",
+        accepted=True,
+        from_state=plan.state,
+        to_state=target,
+        reason=f"rescheduled from {plan.window_start.isoformat()} to {window.start.isoformat()}",
+        plan=new,
+    )
