@@ -1,0 +1,105 @@
+"""
+### certificate_sweep
+
+Daily discovery of the UC certificates (DOMAIN.md §4). Reads the nodes of the pinned inventory
+snapshot, **probes each node over TLS** (leaf subject, SANs, issuer, serial, validity, earliest
+expiry in the presented chain; unreachable nodes, failed handshakes and untrusted chains are
+recorded with their error, and `<node_id>.pem` files are a second source), plans every certificate
+expiring within `lookahead_days` with `plan_renewal` (a weekday window of the cluster's region —
+SME: its publishing region — opening 7..3 days before expiry; emergency under 3 days; expired is
+an incident), stores the plans in `certificate_plans` (same serial → same plan; a missed window is
+re-planned), and sends each new plan once: a change notice with an `.ics` event to the partner and
+customer contacts, or an immediate alert for emergencies and expired certificates.
+
+The `plan_renewals` task's return value lists the active plans and their windows.
+`dry_run`: probes and plans, records the notices in the ops DB, sends nothing.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from di_ops.pipelines.common import change_freeze_gate, default_args
+from di_ops.settings_certificates import certificates_config
+
+DAG_ID = "certificate_sweep"
+# Sends change notices and alerts (e-mail): dry_run Param and the change-freeze gate.
+CHANGES_OUTSIDE_OPS_DB = True
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=certificates_config().sweep.schedule,
+    catchup=False,
+    max_active_runs=1,
+    tags=["di-ops", "certificates"],
+    default_args=default_args(),
+    doc_md=__doc__,
+    params={
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="As of",
+            description="The instant to plan for (ISO 8601 with zone). Empty: the run's logical date, else run_after.",
+        ),
+        "customers": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Customers",
+            description="Only these customer ids. Empty: every customer of the inventory snapshot.",
+        ),
+        "lookahead_days": Param(
+            certificates_config().sweep.lookahead_days,
+            type="integer",
+            minimum=1,
+            maximum=3650,
+            title="Lookahead (days)",
+            description="Plan certificates that expire within this many days of as_of (certificates.yaml default).",
+        ),
+        "dry_run": Param(
+            False, type="boolean", title="Dry run", description="Probe and plan; record notices, send none."
+        ),
+    },
+)
+def certificate_sweep() -> None:
+    @task
+    def load_targets() -> dict:
+        from di_ops.pipelines.certificates import start_sweep
+
+        ctx = get_current_context()
+        run = ctx["dag_run"]
+        params = ctx["params"]
+        return start_sweep(
+            DAG_ID, run.run_id, params["as_of"], run.logical_date, run.run_after, params["customers"] or None
+        )
+
+    @task
+    def probe_nodes(run: dict) -> dict:
+        from di_ops.pipelines.certificates import probe_task
+
+        return probe_task(DAG_ID, get_current_context()["dag_run"].run_id, run)
+
+    @task
+    def plan_renewals(run: dict, probed: dict) -> dict:
+        from di_ops.pipelines.certificates import plan_task
+
+        ctx = get_current_context()
+        return plan_task(DAG_ID, ctx["dag_run"].run_id, run, ctx["params"]["lookahead_days"])
+
+    @task
+    def send_notices(run: dict, plans: dict) -> dict:
+        from di_ops.pipelines.certificates import notices_task
+
+        ctx = get_current_context()
+        params = ctx["params"]
+        return notices_task(DAG_ID, ctx["dag_run"].run_id, run, params["dry_run"], params["customers"] or None)
+
+    run = load_targets()
+    change_freeze_gate() >> run
+    probed = probe_nodes(run)
+    send_notices(run, plan_renewals(run, probed))
+
+
+certificate_sweep()

@@ -1,0 +1,74 @@
+"""Run the DI lab for the demo fleet.
+
+    python -m include.lab --inventory .data/inventory --state .data/lab --admin-port 8943 --tls-base-port 9400
+
+Reads ``nodes.csv`` and ``clusters.csv`` of the inventory exports and serves every node on its
+own loopback TLS port (``tls-base-port`` + i, in node-id order) with a certificate expiring over
+the next weeks; ``<state>/endpoints.json`` maps each node's ``host:port`` to its port and
+``<state>/ca.pem`` is the lab's root CA (both named in the ``di_uc_admin`` connection extra).
+A few nodes show the faults the sweep must record: a self-signed certificate, a node that is
+down, an already expired certificate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from include.lab.server import Lab, NodeSpec
+
+
+def demo_specs(inventory: Path) -> tuple[list[NodeSpec], dict[str, bool]]:
+    with (inventory / "clusters.csv").open(newline="") as fh:
+        clusters = {r["cluster_id"]: r for r in csv.DictReader(fh)}
+    with (inventory / "nodes.csv").open(newline="") as fh:
+        nodes = sorted(csv.DictReader(fh), key=lambda r: r["node_id"])
+    specs = []
+    for i, row in enumerate(nodes):
+        # Expiries spread over the next six weeks, at varied hours; some faults on purpose.
+        expires = timedelta(days=1 + (i * 5) % 42, hours=(i * 7) % 24)
+        if i % 37 == 3:
+            expires = timedelta(days=-2)
+        specs.append(
+            NodeSpec(
+                node_id=row["node_id"],
+                host=row["host"],
+                port=int(row["port"]),
+                cluster_id=row["cluster_id"],
+                expires_in=expires,
+                self_signed=i % 29 == 5,
+                down=i % 31 == 7,
+            )
+        )
+    sso = {cid: str(r.get("sso_enabled", "")).strip().lower() in {"true", "1", "yes"} for cid, r in clusters.items()}
+    return specs, sso
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--inventory", type=Path, required=True)
+    parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--admin-port", type=int, default=8943)
+    parser.add_argument("--tls-base-port", type=int, default=9400)
+    parser.add_argument("--login", default="di-ops")
+    parser.add_argument("--password", default="lab-secret")
+    args = parser.parse_args()
+    specs, sso = demo_specs(args.inventory)
+    lab = Lab(specs, sso, state_dir=args.state, login=args.login, password=args.password)
+    lab.start(admin_port=args.admin_port, tls_base_port=args.tls_base_port)
+    print(
+        f"DI lab: admin API {lab.admin_url}, {len(lab.endpoints)} TLS endpoints, map {args.state}/endpoints.json",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        lab.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Notices of the certificate pipelines: change notices with an .ics event, and alerts.
+
+Source: DOMAIN.md §2 (notices go to the partner and the customer contacts on file) and §4
+(emergencies and expired certificates are alerted at once). One notice per plan revision,
+sent once through ``di_ops.adapters.mail.send_notice`` (dedupe key ``certificate:<plan_id>``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from di_ops.adapters.certificate_store import ACTIVE, all_plans
+from di_ops.settings_certificates import certificates_config
+
+log = logging.getLogger(__name__)
+
+
+def recipients(contacts: Iterable[Mapping[str, Any]], *, alert: bool) -> tuple[str, ...]:
+    """Partner and customer contacts on file (DOMAIN.md §2); alerts also go to the operator's address."""
+    cfg = certificates_config().notices
+    found = [c["email"] for c in contacts if c.get("role") in cfg.contact_roles and c.get("email")]
+    if alert or not found:
+        found += list(cfg.operator_alerts)
+    return tuple(dict.fromkeys(found))
+
+
+def plan_notice(plan: Mapping[str, Any], contacts: Iterable[Mapping[str, Any]], now: datetime) -> Any:
+    """The notice of one plan revision: a change notice with an .ics for a scheduled renewal, an alert otherwise."""
+    from di_ops.notices import CalendarEvent, Notice, ics_text, local_and_utc
+    from di_ops.rules.common import region_zone
+
+    status = plan["status"]
+    zone = region_zone(plan["region"]).key
+    to = recipients(contacts, alert=status != "scheduled")
+    what = f"certificate of {plan['host']} ({plan['cluster_id']}, customer {plan['customer_id']})"
+    expires = local_and_utc(plan["not_after"], zone)
+    attachments: dict[str, str] = {}
+    if plan["window_start"] is not None:
+        window = f"{local_and_utc(plan['window_start'], zone)} – {local_and_utc(plan['window_end'], zone)}"
+        event = CalendarEvent(
+            uid=f"certificate-{plan['node_id']}-{plan['serial']}@di-ops",
+            sequence=int(plan["revision"]),
+            start=plan["window_start"],
+            end=plan["window_end"],
+            summary=f"{'EMERGENCY ' if status == 'emergency' else ''}certificate renewal {plan['host']}",
+            description=f"Renewal of the {what}; expires {expires}. {plan['reason']}",
+            location=f"{plan['region']} maintenance window",
+            attendees=to,
+        )
+        attachments["certificate-renewal.ics"] = ics_text(event, method="REQUEST", dtstamp=now)
+    else:
+        window = "none (expired)"
+    if status == "scheduled":
+        subject = f"Planned certificate renewal: {plan['host']} in the window of {plan['window_start']:%Y-%m-%d}"
+    elif status == "emergency":
+        subject = f"EMERGENCY certificate renewal: {plan['host']} expires {plan['not_after']:%Y-%m-%d %H:%M} UTC"
+    else:
+        subject = f"INCIDENT: certificate of {plan['host']} expired {plan['not_after']:%Y-%m-%d %H:%M} UTC"
+    sso = (
+        "<p>SSO is enabled on this cluster: after the renewal the operator runs disable SSO → re-import the IdP "
+        "metadata → re-enable SSO → validate SSO.</p>"
+        if plan["sso_enabled"]
+        else ""
+    )
+    html = (
+        f"<p>{status.capitalize()}: renewal of the {what}.</p>"
+        f"<p>Certificate serial {plan['serial']} expires {expires}.</p>"
+        f"<p>Window: {window}.</p><p>{plan['reason']}</p>{sso}"
+    )
+    return Notice(
+        dedupe_key=f"certificate:{plan['plan_id']}",
+        kind=f"certificate_{status}",
+        entity=plan["node_id"],
+        to=to,
+        subject=subject,
+        html=html,
+        attachments=attachments,
+    )
+
+
+def send_plan_notices(
+    engine: Any,
+    dag_id: str,
+    run_id: str,
+    contacts: Mapping[str, list[dict[str, Any]]],
+    now: datetime,
+    dry_run: bool,
+    customers: Iterable[str] | None = None,
+) -> dict[str, int]:
+    """One notice per active plan revision, sent once (task ``send_notices``); dry run: recorded only."""
+    from di_ops.adapters.mail import send_notice
+
+    wanted = set(customers or [])
+    results: dict[str, int] = {}
+    for plan in all_plans(engine):
+        if plan["status"] not in (*ACTIVE, "expired") or (wanted and plan["customer_id"] not in wanted):
+            continue
+        notice = plan_notice(plan, contacts.get(plan["customer_id"], []), now)
+        outcome = send_notice(engine, notice, dag_id=dag_id, run_id=run_id, now=now, dry_run=dry_run)
+        results[outcome] = results.get(outcome, 0) + 1
+    log.info("notices: %s", results)
+    return results

@@ -1,0 +1,247 @@
+"""Task bodies of the certificate pipelines without Airflow: planning decisions, targets, notices, PEM fallback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from di_ops.pipelines.certificate_notices import plan_notice, recipients
+from di_ops.pipelines.certificates import build_targets, decide, probe_targets
+from di_ops.rules.certificates import plan_renewal
+from di_ops.settings import ConfigError
+from tests.conftest import free_port
+
+AS_OF = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
+NOT_AFTER = AS_OF + timedelta(days=10)
+
+
+def _stored(plan, status: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    w = plan.window
+    return {
+        "plan_id": "n/1/r0",
+        "status": status or plan.status,
+        "window_start": w.start.astimezone(UTC) if w else None,
+        "window_end": w.end.astimezone(UTC) if w else None,
+    }
+
+
+def test_a_new_certificate_gets_the_rule_plan() -> None:
+    action, plan = decide([], NOT_AFTER, "EMEA", AS_OF)
+    assert action == "new" and plan == plan_renewal(NOT_AFTER, "EMEA", AS_OF)
+
+
+def test_the_same_serial_keeps_its_plan_while_the_window_is_ahead_or_open() -> None:
+    first = plan_renewal(NOT_AFTER, "EMEA", AS_OF)
+    assert first.window is not None
+    later = first.window.start.astimezone(UTC) + timedelta(hours=1)  # inside the window
+    assert decide([_stored(first)], NOT_AFTER, "EMEA", AS_OF + timedelta(hours=5)) == ("keep", None)
+    assert decide([_stored(first)], NOT_AFTER, "EMEA", later) == ("keep", None)
+
+
+def test_a_missed_window_is_replanned_to_the_next_valid_window() -> None:
+    first = plan_renewal(NOT_AFTER, "EMEA", AS_OF)
+    assert first.window is not None and first.fallbacks
+    after = first.window.end.astimezone(UTC)  # the window closed (its end is not inside it)
+    action, plan = decide([_stored(first)], NOT_AFTER, "EMEA", after)
+    assert action == "replan" and plan is not None
+    assert plan.status == "scheduled" and plan.window == first.fallbacks[0]
+
+
+def test_a_missed_window_with_under_three_days_left_becomes_an_emergency() -> None:
+    first = plan_renewal(NOT_AFTER, "EMEA", AS_OF)
+    late = NOT_AFTER - timedelta(days=2, hours=23)
+    action, plan = decide([_stored(first)], NOT_AFTER, "EMEA", late)
+    assert action == "replan" and plan is not None and plan.status == "emergency"
+    assert plan.window is not None and (plan.window.contains(late) or plan.window.start >= late)
+
+
+def test_expiry_turns_an_open_plan_into_an_incident_and_renewed_or_expired_plans_stay() -> None:
+    first = plan_renewal(NOT_AFTER, "EMEA", AS_OF)
+    action, plan = decide([_stored(first)], NOT_AFTER, "EMEA", NOT_AFTER)
+    assert action == "replan" and plan is not None and plan.status == "expired"
+    assert decide([_stored(first, "renewed")], NOT_AFTER, "EMEA", NOT_AFTER + timedelta(days=1)) == ("keep", None)
+    assert decide([_stored(plan, "expired")], NOT_AFTER, "EMEA", NOT_AFTER + timedelta(days=1)) == ("keep", None)
+
+
+def test_targets_use_the_sme_publishing_region_and_the_customer_filter() -> None:
+    rows = {
+        "customers": [
+            {"customer_id": "A", "region": "AMER", "contacts": []},
+            {"customer_id": "B", "region": "EMEA", "contacts": []},
+        ],
+        "clusters": [
+            {
+                "cluster_id": "A-sme",
+                "customer_id": "A",
+                "application": "SME",
+                "sso_enabled": False,
+                "sme_publishing_region": "APJC",
+            },
+            {
+                "cluster_id": "A-cucm",
+                "customer_id": "A",
+                "application": "CUCM",
+                "sso_enabled": True,
+                "sme_publishing_region": None,
+            },
+            {
+                "cluster_id": "B-cucm",
+                "customer_id": "B",
+                "application": "CUCM",
+                "sso_enabled": False,
+                "sme_publishing_region": None,
+            },
+        ],
+        "nodes": [
+            {"node_id": "A-sme-1", "cluster_id": "A-sme", "host": "sme.a", "port": 8443},
+            {"node_id": "A-cucm-1", "cluster_id": "A-cucm", "host": "cucm.a", "port": 8443},
+            {"node_id": "B-cucm-1", "cluster_id": "B-cucm", "host": "cucm.b", "port": 443},
+        ],
+    }
+    targets = {t["node_id"]: t for t in build_targets(rows)}
+    assert targets["A-sme-1"]["region"] == "APJC"
+    assert targets["A-cucm-1"]["region"] == "AMER" and targets["A-cucm-1"]["sso_enabled"] is True
+    assert [t["node_id"] for t in build_targets(rows, ["B"])] == ["B-cucm-1"]
+
+
+CONTACTS = [
+    {"email": "noc@partner.example", "role": "partner"},
+    {"email": "it@customer.example", "role": "customer"},
+]
+
+
+def test_notices_go_to_partner_and_customer_and_alerts_also_to_the_operator() -> None:
+    assert recipients(CONTACTS, alert=False) == ("noc@partner.example", "it@customer.example")
+    assert recipients(CONTACTS, alert=True)[-1] == "noc@di-ops.example"
+    assert recipients([], alert=False) == ("noc@di-ops.example",)  # nobody on file: the operator hears of it
+
+
+def _plan_row(status: str, revision: int = 0) -> dict:
+    plan = plan_renewal(NOT_AFTER if status != "expired" else AS_OF, "EMEA", AS_OF)
+    w = plan.window
+    return {
+        "plan_id": f"E1-cucm-pub/abc/r{revision}",
+        "node_id": "E1-cucm-pub",
+        "serial": "abc",
+        "revision": revision,
+        "status": plan.status,
+        "host": "cucm-1.e1.example",
+        "cluster_id": "E1-cucm",
+        "customer_id": "E1",
+        "region": "EMEA",
+        "not_after": NOT_AFTER,
+        "window_start": w.start if w else None,
+        "window_end": w.end if w else None,
+        "reason": plan.reason,
+        "sso_enabled": True,
+    }
+
+
+def test_a_scheduled_plan_notice_carries_a_calendar_event_whose_sequence_is_the_revision() -> None:
+    notice = plan_notice(_plan_row("scheduled", revision=2), CONTACTS, AS_OF)
+    assert notice.dedupe_key == "certificate:E1-cucm-pub/abc/r2" and notice.kind == "certificate_scheduled"
+    ics = notice.attachments["certificate-renewal.ics"]
+    assert "SEQUENCE:2" in ics and "UID:certificate-E1-cucm-pub-abc@di-ops" in ics
+    assert "disable SSO" in notice.html
+    assert "noc@di-ops.example" not in notice.to
+
+
+def test_an_expired_certificate_alerts_without_a_window() -> None:
+    notice = plan_notice(_plan_row("expired"), CONTACTS, AS_OF)
+    assert notice.subject.startswith("INCIDENT") and notice.attachments == {}
+    assert "noc@di-ops.example" in notice.to
+
+
+def test_an_unreachable_node_falls_back_to_its_pem_file(tmp_path: Path) -> None:
+    from include.lab.pki import issue_leaf, make_ca
+
+    ca = make_ca("ca", AS_OF - timedelta(days=1), AS_OF + timedelta(days=400))
+    leaf = issue_leaf("n1.example", AS_OF - timedelta(days=1), NOT_AFTER, ca)
+    (tmp_path / "n1.pem").write_bytes(leaf.cert_pem + ca.cert_pem)
+    port = free_port()
+    targets = [
+        {"node_id": "n1", "host": "n1.example", "port": 8443},
+        {"node_id": "n2", "host": "n2.example", "port": 8443},
+    ]
+    results = probe_targets(
+        targets,
+        tls_address=lambda h, p: ("127.0.0.1", port),
+        trust_store=[ca.cert],
+        pem_folder=tmp_path,
+        timeout=1,
+        workers=2,
+    )
+    assert results[0].source == "pem" and results[0].leaf is not None and results[0].leaf.not_after == NOT_AFTER
+    assert "unreachable" in (results[0].error or "") and results[0].trust == "trusted"
+    assert results[1].status == "unreachable" and results[1].leaf is None
+
+
+def test_a_bad_settings_file_names_the_file_and_field(config_copy: Path) -> None:
+    from di_ops.settings_certificates import certificates_config
+
+    path = config_copy / "certificates.yaml"
+    path.write_text(path.read_text().replace("lookahead_days: 21", "lookahead_days: 0"))
+    certificates_config.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"certificates.yaml: sweep.lookahead_days"):
+            certificates_config()
+    finally:
+        certificates_config.cache_clear()
+
+
+def _observation(node_id: str, not_after: datetime) -> dict:
+    return {
+        "node_id": node_id,
+        "snapshot_id": "s1",
+        "customer_id": "E1",
+        "cluster_id": "E1-cucm",
+        "region": "EMEA",
+        "host": f"{node_id}.example",
+        "port": 8443,
+        "observed_at": AS_OF,
+        "source": "tls",
+        "status": "ok",
+        "error": None,
+        "trust": "trusted",
+        "subject": "CN=x",
+        "sans": ["x"],
+        "issuer": "CN=ca",
+        "serial": f"{node_id}-serial",
+        "not_before": AS_OF - timedelta(days=300),
+        "not_after": not_after,
+        "chain_earliest_not_after": not_after,
+        "chain_length": 2,
+    }
+
+
+def test_plans_persist_idempotently_and_a_missed_window_gets_a_new_revision_and_notice(tmp_path: Path) -> None:
+    from di_ops.adapters.certificate_store import all_plans, save_observations
+    from di_ops.db.engine import make_engine, upgrade
+    from di_ops.pipelines.certificate_notices import send_plan_notices
+    from di_ops.pipelines.certificates import plan_and_record
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ops.db'}")
+    upgrade(engine)
+    save_observations(
+        engine, "sweep", "r1", [_observation("n1", NOT_AFTER), _observation("n2", AS_OF + timedelta(days=60))]
+    )
+    first = plan_and_record(engine, "sweep", "r1", AS_OF, 21, {"E1-cucm": True})
+    assert first["new"] == ["n1/n1-serial/r0"] and first["not_due"] == 1
+    again = plan_and_record(engine, "sweep", "r1", AS_OF, 21, {"E1-cucm": True})  # a retry of the task
+    assert again["new"] == [] and again["unchanged"] == 1
+    contacts = {"E1": CONTACTS}
+    assert send_plan_notices(engine, "sweep", "r1", contacts, AS_OF, dry_run=True) == {"dry_run": 1}
+
+    window_end = all_plans(engine)[0]["window_end"]
+    later = window_end + timedelta(minutes=1)
+    save_observations(engine, "sweep", "r2", [_observation("n1", NOT_AFTER)])
+    replanned = plan_and_record(engine, "sweep", "r2", later, 21, {"E1-cucm": True})
+    assert replanned["new"] == ["n1/n1-serial/r1"]
+    plans = {p["plan_id"]: p for p in all_plans(engine)}
+    assert plans["n1/n1-serial/r0"]["status"] == "missed"
+    expected = plan_renewal(NOT_AFTER, "EMEA", later)
+    assert plans["n1/n1-serial/r1"]["status"] == expected.status
+    assert expected.window is not None and plans["n1/n1-serial/r1"]["window_start"] == expected.window.start
+    assert send_plan_notices(engine, "sweep", "r2", contacts, later, dry_run=True) == {"dry_run": 1}
