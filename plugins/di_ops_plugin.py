@@ -1,12 +1,25 @@
-"""The project's AirflowPlugin: registers only what Airflow must see (timetables)."""
+"""The project's AirflowPlugin: registers only what Airflow must see (timetables, the SLA reports view)."""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from di_ops.reports_app import URL_PREFIX
+from di_ops.reports_app import app as sla_reports_app
 from di_ops.timetables import MaintenanceWindowTimetable
 
 
 class DiOpsPlugin(AirflowPlugin):
     name = "di_ops"
     timetables = [MaintenanceWindowTimetable]
+    # The SLA reports app checks the Airflow login itself (di_ops.reports_app.require_reader).
+    fastapi_apps = [{"app": sla_reports_app, "url_prefix": URL_PREFIX, "name": "SLA reports"}]
+    external_views = [
+        {
+            "name": "SLA reports",
+            "href": f"{URL_PREFIX}/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "sla-reports",
+        }
+    ]

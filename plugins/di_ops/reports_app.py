@@ -1,0 +1,123 @@
+"""The SLA reports app: a FastAPI app the Airflow api-server mounts at ``/sla-reports`` (see di_ops_plugin).
+
+A plugin's FastAPI app is mounted *without* Airflow's authentication, so this app checks the
+Airflow JWT itself, exactly as the core API does (``airflow.api_fastapi.core_api.security``):
+the ``Authorization: Bearer`` header wins, else the UI's ``_token`` cookie; the token is
+validated by the configured auth manager (signature, expiry, revocation), and the user must
+be allowed to read the ``sla_audit`` DAG. Anonymous → 401, invalid token or no access → 403.
+
+Routes: ``/`` lists the audit runs (newest first); ``/runs/{folder}/{file}`` serves a run's
+report and CSV exports; ``/runs/_gx_docs/...`` the GX Data Docs. Only files under the reports
+folder are served. Light to import: no I/O and nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.responses import FileResponse, HTMLResponse
+
+DAG_ID = "sla_audit"
+URL_PREFIX = "/sla-reports"
+COOKIE_NAME = "_token"  # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
+
+app = FastAPI(title="di-ops SLA reports", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def _token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.cookies.get(COOKIE_NAME) or None
+
+
+async def require_reader(request: Request) -> Any:
+    """The Airflow user of the request, allowed to read ``sla_audit``; 401/403 otherwise."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+    from jwt import ExpiredSignatureError, InvalidTokenError
+
+    token = _token(request)
+    if not token:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated: log in to Airflow first")
+    manager = get_auth_manager()
+    try:
+        user = await manager.get_user_from_token(token)
+    except ExpiredSignatureError:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Token expired: log in to Airflow again") from None
+    except InvalidTokenError:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Invalid JWT token") from None
+    if not manager.is_authorized_dag(method="GET", details=DagDetails(id=DAG_ID), user=user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Not allowed to read the {DAG_ID} DAG")
+    return user
+
+
+def _reports_dir() -> Path:
+    from di_ops.settings_sla import reports_dir
+
+    return reports_dir().resolve()
+
+
+def list_runs(folder: Path) -> list[dict[str, Any]]:
+    """Every run folder with a ``summary.json``, newest ``as_of`` first."""
+    runs = []
+    if folder.is_dir():
+        for path in folder.glob("*/summary.json"):
+            try:
+                runs.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue
+    return sorted(runs, key=lambda r: (str(r.get("as_of")), str(r.get("run_id"))), reverse=True)
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{100 * float(value):.1f} %"
+
+
+def render_index(runs: list[dict[str, Any]]) -> str:
+    rows = []
+    for run in runs:
+        headline = run.get("headline", {})
+        cells = [
+            f'<a class="report" href="runs/{escape(run["folder"])}/report.html">{escape(str(run["run_id"]))}</a>',
+            escape(str(run.get("as_of", ""))[:16]),
+            escape(" – ".join(run.get("period", []))),
+            str(run.get("cases_audited", "")),
+            *[_pct(headline.get(s, {}).get("ratio")) + f" (n={headline.get(s, {}).get('n', 0)})" for s in ("S3", "S4")],
+            ("passed" if run.get("quality_passed") else "FAILED") + f" ({_pct(run.get('rejected_share'))} quarantined)",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    body = "".join(rows) or '<tr><td colspan="7">No audit runs yet: trigger the sla_audit DAG.</td></tr>'
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>SLA reports</title><style>'
+        "body{font-family:system-ui,sans-serif;margin:20px;color:#1f2937}table{border-collapse:collapse;font-size:14px}"
+        "th,td{border-bottom:1px solid #e2e8f0;padding:6px 12px;text-align:left}th{background:#f1f5f9}"
+        "</style></head><body><h1>SLA audit reports</h1><p>One report per run of the <code>sla_audit</code> DAG "
+        '(<a href="runs/_gx_docs/index.html">GX Data Docs</a>).</p><table id="runs"><thead><tr><th>run</th>'
+        "<th>as of</th><th>period</th><th>cases</th><th>S3 met</th><th>S4 met</th><th>data quality</th></tr>"
+        f"</thead><tbody>{body}</tbody></table></body></html>"
+    )
+
+
+Reader = Annotated[Any, Depends(require_reader)]
+
+
+@app.get("/", response_class=HTMLResponse)
+async def index(user: Reader) -> HTMLResponse:
+    return HTMLResponse(render_index(list_runs(_reports_dir())))
+
+
+@app.get("/runs/{folder}/{path:path}")
+async def run_file(folder: str, path: str, user: Reader) -> FileResponse:
+    root = _reports_dir()
+    target = (root / folder / path).resolve()
+    if not target.is_relative_to(root / folder) or folder in {"", ".", ".."} or not target.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report file")
+    if target.suffix == ".pkl":  # the run's working copy of the cases, not for the browser
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report file")
+    return FileResponse(target)

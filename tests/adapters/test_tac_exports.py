@@ -1,0 +1,51 @@
+"""TAC case exports: CSV (with BOM), JSON lines and JSON arrays read as strings with their file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from di_ops.adapters.tac_exports import LINE, SOURCE_FILE, export_files, exports_digest, read_exports
+
+
+def test_csv_jsonl_and_json_array_are_read_as_strings_with_their_lines(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("\ufeffcase_id, region ,affected_share\nA-1,EMEA,0.3\nA-2,,\n", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text(
+        '{"case_id": "B-1", "affected_share": 0.8}\n\n{"case_id": "B-2", "region": null}\n'
+    )
+    (tmp_path / "c.json").write_text(json.dumps([{"case_id": "C-1", "region": "AUS", "extra": {"x": 1}}]))
+    (tmp_path / "notes.txt").write_text("ignored")
+    frame, files = read_exports(tmp_path)
+    assert [f.name for f in files] == ["a.csv", "b.jsonl", "c.json"]
+    rows = {r["case_id"]: r for r in frame.to_dict("records")}
+    assert rows["A-1"]["region"] == "EMEA" and rows["A-1"]["affected_share"] == "0.3"
+    assert rows["A-2"]["region"] is None  # empty → missing
+    assert rows["B-1"]["affected_share"] == "0.8"  # numbers stay text until the quality step
+    assert rows["B-2"]["region"] is None
+    assert rows["C-1"]["extra"] == '{"x": 1}'
+    assert [(rows[k][SOURCE_FILE], rows[k][LINE]) for k in ("A-1", "A-2", "B-1", "B-2", "C-1")] == [
+        ("a.csv", 2),
+        ("a.csv", 3),
+        ("b.jsonl", 1),
+        ("b.jsonl", 3),
+        ("c.json", 1),
+    ]
+
+
+def test_a_single_file_and_the_digest(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("case_id\nX-1\n")
+    assert export_files(path) == [path]
+    first = exports_digest([path])
+    assert first == exports_digest([path]) and len(first) == 16
+    path.write_text("case_id\nX-2\n")
+    assert exports_digest([path]) != first
+
+
+def test_a_missing_path_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no TAC case export"):
+        export_files(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError):
+        read_exports(tmp_path)  # an empty folder
