@@ -1,0 +1,336 @@
+"""SSH/SFTP sessions for the COP upload: strict host-key checking, key auth, server-side hashing.
+
+paramiko is imported inside functions only. See :mod:`di_ops.adapters.sftp_upload` for the upload.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+import shlex
+import socket
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # paramiko is heavy: imported only inside functions at run time
+    import paramiko
+
+log = logging.getLogger(__name__)
+
+RemoteHash = Literal["auto", "exec", "readback"]
+# Faster ciphers first: AES-GCM (AES-NI in OpenSSL on both sides, no separate MAC) beats
+# OpenSSH's default chacha20-poly1305, which paramiko does not offer anyway.
+PREFERRED_CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+    "aes256-ctr",
+)
+PREFERRED_MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512")
+_SHA512_LINE = re.compile(r"^([0-9a-f]{128})\b")
+# The server hashes stdin with OpenSSL when it has it (about twice as fast as coreutils here),
+# else with sha512sum; both print the hex digest first.
+_REMOTE_SHA512 = "(openssl dgst -sha512 -r 2>/dev/null || sha512sum)"
+_HASH_BLOCK = 4 * 1024 * 1024
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class UploadError(Exception):
+    """An upload did not complete."""
+
+
+class PermanentUploadError(UploadError):
+    """A retry cannot fix this (refused host key, bad name, checksum mismatch, permission, conflict)."""
+
+
+class HostKeyRefused(PermanentUploadError):
+    pass
+
+
+class AuthenticationRefused(PermanentUploadError):
+    pass
+
+
+class NameRefused(PermanentUploadError):
+    pass
+
+
+class ChecksumMismatch(PermanentUploadError):
+    pass
+
+
+class TargetConflict(PermanentUploadError):
+    pass
+
+
+class PermissionRefused(PermanentUploadError):
+    pass
+
+
+class RemoteFolderMissing(PermanentUploadError):
+    pass
+
+
+class UploadInterrupted(UploadError):
+    """Transient: the link dropped or timed out; a retry resumes."""
+
+
+@dataclass(frozen=True)
+class SftpTarget:
+    """Where and how to upload. ``host_keys``: ``type base64`` lines or known_hosts lines."""
+
+    host: str
+    port: int
+    username: str
+    remote_folder: str
+    host_keys: tuple[str, ...]
+    private_key: str | None = field(default=None, repr=False)  # PEM/OpenSSH text
+    key_file: str | None = None
+    passphrase: str | None = field(default=None, repr=False)
+    remote_hash: RemoteHash = "auto"
+    timeout: float = 30.0
+
+    def describe(self) -> str:
+        return f"{self.username}@{self.host}:{self.port}{self.remote_folder}"
+
+
+@dataclass(frozen=True)
+class TransferTuning:
+    """Throughput knobs (benchmarks/sftp_upload.py measures them against OpenSSH's sftp)."""
+
+    packets_per_request: int = 8  # SFTP write = this many full SSH packets (OpenSSH takes <= 256 KiB)
+    max_outstanding: int = 32  # write requests in flight before waiting for the oldest ack
+    window_size: int = 8 * 1024 * 1024  # our receive window (read-back); uploads follow the server's
+    max_packet_size: int = 32768
+    readback_block: int = 1024 * 1024
+    # Remote verification overlapped with the transfer: the file is verified in segments of this
+    # size; the server hashes each one (exec sha512sum) as soon as all its bytes are acknowledged,
+    # while the next ones are sent, so after the transfer only the last segment is left to hash.
+    # 0 (or a file of one segment, or a resumed upload) means one whole-file sha512sum afterwards.
+    verify_segment_bytes: int = 0
+    max_parallel_hashes: int = 1  # exec channels at once (OpenSSH's MaxSessions default is 10)
+
+
+# --- host keys --------------------------------------------------------------------------------
+
+
+def parse_host_keys(lines: tuple[str, ...], host: str, port: int) -> dict[str, list[paramiko.PKey]]:
+    """Acceptable server keys by type from ``type base64`` or known_hosts lines for this host."""
+    import paramiko
+
+    wanted = {host, f"[{host}]:{port}"} if port != 22 else {host, f"[{host}]:22"}
+    keys: dict[str, list[paramiko.PKey]] = {}
+    for raw in lines:
+        for line in str(raw).splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split()
+            if parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
+                kind, data = parts[0], parts[1]
+            else:  # known_hosts: hosts kind data; hashed names (|1|) are matched by paramiko
+                entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
+                if entry is None or entry.key is None:
+                    continue
+                host_keys = paramiko.HostKeys()
+                host_keys._entries.append(entry)
+                if not any(host_keys.lookup(name) for name in wanted):
+                    continue
+                kind, data = entry.key.get_name(), entry.key.get_base64()
+            try:
+                key = paramiko.PKey.from_type_string(kind, base64.b64decode(data))
+            except Exception as exc:  # noqa: BLE001 - a broken line is reported, not fatal for the others
+                log.warning("ignoring an unreadable host key line (%s): %s", kind, exc)
+                continue
+            keys.setdefault(key.get_name(), []).append(key)
+    return keys
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+
+
+def _load_client_key(target: SftpTarget) -> paramiko.PKey:
+    import io
+
+    import paramiko
+
+    try:
+        if target.private_key:
+            last: Exception | None = None
+            for kind in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+                try:
+                    return kind.from_private_key(io.StringIO(target.private_key), password=target.passphrase)
+                except paramiko.SSHException as exc:
+                    last = exc
+            raise last or paramiko.SSHException("unreadable key")
+        if target.key_file:
+            return paramiko.PKey.from_path(target.key_file, target.passphrase)
+    except (paramiko.SSHException, OSError, ValueError) as exc:
+        raise AuthenticationRefused(f"the connection's private key cannot be loaded ({type(exc).__name__})") from None
+    raise AuthenticationRefused("the connection has no private key (extra private_key or key_file); key auth only")
+
+
+# --- session ----------------------------------------------------------------------------------
+
+
+class Session:
+    """One SSH transport with an SFTP channel; host key checked before authentication."""
+
+    def __init__(self, target: SftpTarget, tuning: TransferTuning) -> None:
+        import paramiko
+
+        self.target = target
+        known = parse_host_keys(target.host_keys, target.host, target.port)
+        if not known:
+            raise HostKeyRefused(
+                f"no known host key for {target.host}:{target.port}: add the server's key to the "
+                "connection (extra host_key or known_hosts); unknown hosts are refused"
+            )
+        pkey = _load_client_key(target)
+        try:
+            sock = socket.create_connection((target.host, target.port), timeout=target.timeout)
+        except OSError as exc:
+            raise UploadInterrupted(f"cannot reach {target.host}:{target.port}: {exc}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport = paramiko.Transport(
+            sock, default_window_size=tuning.window_size, default_max_packet_size=tuning.max_packet_size
+        )
+        self.transport = transport
+        try:
+            options = transport.get_security_options()
+            options.ciphers = tuple(c for c in PREFERRED_CIPHERS if c in options.ciphers) + tuple(
+                c for c in options.ciphers if c not in PREFERRED_CIPHERS
+            )
+            options.digests = tuple(m for m in PREFERRED_MACS if m in options.digests) + tuple(
+                m for m in options.digests if m not in PREFERRED_MACS
+            )
+            # ask only for key types we can check, so a server with several keys shows one we know
+            options.key_types = tuple(k for k in options.key_types if k in known) or tuple(known)
+            try:
+                transport.start_client(timeout=target.timeout)
+            except paramiko.SSHException as exc:
+                if "host key" in str(exc).lower():
+                    raise HostKeyRefused(
+                        f"{target.host}:{target.port} offers none of the known host key types "
+                        f"{sorted(known)}: its key changed or is unknown ({exc})"
+                    ) from None
+                raise
+            server_key = transport.get_remote_server_key()
+            self.host_key_fingerprint = fingerprint(server_key)
+            if not any(server_key == k for k in known.get(server_key.get_name(), [])):
+                raise HostKeyRefused(
+                    f"host key of {target.host}:{target.port} changed or unknown: the server shows "
+                    f"{server_key.get_name()} {self.host_key_fingerprint}, which the connection does not list"
+                )
+            try:
+                transport.auth_publickey(target.username, pkey)
+            except paramiko.AuthenticationException:
+                raise AuthenticationRefused(
+                    f"{target.username}@{target.host}:{target.port} refused our key "
+                    f"({pkey.get_name()} {fingerprint(pkey)})"
+                ) from None
+            self.cipher = transport.remote_cipher
+            self.sftp = paramiko.SFTPClient.from_transport(transport)
+            assert self.sftp is not None
+            self.sftp.get_channel().settimeout(target.timeout)
+        except PermanentUploadError:
+            transport.close()
+            raise
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            transport.close()
+            raise UploadInterrupted(f"SSH session to {target.host}:{target.port} failed: {exc}") from exc
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def stat_size(self, path: str) -> int | None:
+        try:
+            return int(self.sftp.stat(path).st_size or 0)
+        except FileNotFoundError:
+            return None
+
+    def exec_sha512(self, path: str) -> str | None:
+        """The server's SHA-512 of ``path`` over an exec channel; None when the server does not allow it."""
+        try:
+            chan = self.transport.open_session(timeout=self.target.timeout)
+        except Exception:  # noqa: BLE001 - refused channel: fall back
+            return None
+        try:
+            chan.settimeout(max(self.target.timeout, 300.0))
+            chan.exec_command(f"{_REMOTE_SHA512} < {shlex.quote(path)}")
+            chan.shutdown_write()  # a forced internal-sftp sees EOF and exits instead of waiting
+            out = b""
+            while True:
+                data = chan.recv(65536)
+                if not data:
+                    break
+                out += data
+                if len(out) > 1 << 16:
+                    break
+            status = chan.recv_exit_status()
+        except (OSError, EOFError):
+            return None
+        finally:
+            chan.close()
+        match = _SHA512_LINE.match(out.decode("ascii", "replace"))
+        if status != 0 or match is None:
+            return None
+        return match.group(1)
+
+    def start_exec(self, command: str) -> Any:
+        """Start ``command`` on an exec channel without waiting; None when refused."""
+        try:
+            chan = self.transport.open_session(timeout=self.target.timeout)
+            chan.settimeout(max(self.target.timeout, 300.0))
+            chan.exec_command(command)
+            chan.shutdown_write()
+        except Exception:  # noqa: BLE001 - no exec: the caller falls back
+            return None
+        return chan
+
+    @staticmethod
+    def finish_sha512(chan: Any) -> str | None:
+        """The SHA-512 a started ``... | sha512sum`` printed; None when it did not run."""
+        if chan is None:
+            return None
+        try:
+            out = b""
+            while data := chan.recv(65536):
+                out += data
+                if len(out) > 1 << 16:
+                    break
+            status = chan.recv_exit_status()
+        except (OSError, EOFError):
+            return None
+        finally:
+            chan.close()
+        match = _SHA512_LINE.match(out.decode("ascii", "replace"))
+        return match.group(1) if status == 0 and match else None
+
+    def readback_sha512(self, path: str, size: int, block: int) -> str:
+        digest = hashlib.sha512()
+        with self.sftp.open(path, "rb") as fh:
+            fh.prefetch(size)
+            remaining = size
+            while remaining > 0:
+                data = fh.read(min(block, remaining))
+                if not data:
+                    break
+                digest.update(data)
+                remaining -= len(data)
+        return digest.hexdigest()
+
+
+def remote_sha512(session: Session, path: str, size: int, tuning: TransferTuning) -> tuple[str, str]:
+    mode = session.target.remote_hash
+    if mode in ("auto", "exec"):
+        value = session.exec_sha512(path)
+        if value is not None:
+            return value, "exec sha512"
+        if mode == "exec":
+            raise PermanentUploadError(f"the server does not allow exec of sha512sum for {path}")
+    return session.readback_sha512(path, size, tuning.readback_block), "read-back"
