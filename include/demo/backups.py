@@ -1,0 +1,148 @@
+"""Deterministic demo backup store for ``backup_retention``.
+
+    python -m include.demo.backups --out .data/backups [--nights 42] [--as-of 2026-11-27T02:30:00+00:00]
+
+Writes ``<root>/<customer>/<cluster>/<application>/<backup_id>/`` folders, each with a
+``manifest.json`` and small (fake, "password-protected") archive files, one backup per night
+for every cluster of the demo fleet (``include.demo.fleet``: a dozen customers in all four
+regions). With ``anomalies`` on, the store also holds FAILED and PARTIAL backups, a truncated
+archive file, a corrupt manifest and a future-dated backup; :data:`ANOMALIES` names them.
+The same arguments always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+REGIONS = ("AMER", "APJC", "AUS", "EMEA")
+ZONES = {"AMER": "America/New_York", "APJC": "Asia/Tokyo", "AUS": "Australia/Sydney", "EMEA": "Europe/Amsterdam"}
+APPS = ("CUCM", "IMP", "CUCxN", "CER", "Expressway")
+DEFAULT_AS_OF = datetime.fromisoformat("2026-11-27T02:30:00+00:00")
+
+# (customer, application, nights ago) of each deliberate anomaly (with anomalies=True).
+ANOMALIES = {
+    "truncated_file": ("C001", "CUCM", 5),
+    "corrupt_manifest": ("C002", "IMP", 10),
+    "future_dated": ("C003", "CUCxN", -1),
+}
+
+
+def backup_id_for(cluster_id: str, taken_at: datetime) -> str:
+    return f"{cluster_id}-{taken_at.astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M}"
+
+
+def _payload(backup_id: str, name: str, size: int) -> bytes:
+    seed = hashlib.sha256(f"{backup_id}/{name}".encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+def write_backup(
+    root: Path,
+    customer_id: str,
+    cluster_id: str,
+    application: str,
+    taken_at: datetime,
+    *,
+    status: str = "SUCCESS",
+    backup_id: str | None = None,
+    files: Iterable[tuple[str, int]] = (("backup.tar.enc", 512), ("backup.ini", 64)),
+    truncate: str | None = None,
+    manifest_text: str | None = None,
+) -> Path:
+    """One backup folder; ``truncate`` names a file written shorter than the manifest lists."""
+    backup_id = backup_id or backup_id_for(cluster_id, taken_at)
+    folder = root / customer_id / cluster_id / application / backup_id
+    folder.mkdir(parents=True, exist_ok=True)
+    listed = []
+    for name, size in files:
+        data = _payload(backup_id, name, size)
+        listed.append({"name": name, "size": size, "sha256": hashlib.sha256(data).hexdigest()})
+        (folder / name).write_bytes(data[: size // 2] if name == truncate else data)
+    manifest = {
+        "backup_id": backup_id,
+        "customer_id": customer_id,
+        "cluster_id": cluster_id,
+        "application": application,
+        "taken_at": taken_at.isoformat(),
+        "status": status,
+        "files": listed,
+    }
+    (folder / "manifest.json").write_text(manifest_text if manifest_text is not None else json.dumps(manifest))
+    return folder
+
+
+def write_backup_store(
+    root: Path,
+    *,
+    as_of: datetime = DEFAULT_AS_OF,
+    customers: int = 12,
+    nights: int = 42,
+    apps: Iterable[str] = APPS,
+    anomalies: bool = True,
+    seed: int = 11,
+    files: Iterable[tuple[str, int]] = (("backup.tar.enc", 512), ("backup.ini", 64)),
+) -> int:
+    """Write the demo store; returns the number of backup folders written.
+
+    Backups are taken nightly at 23:30 in the customer's region; night 1 is the night before
+    ``as_of``. About 4 % FAILED and 3 % PARTIAL (seeded).
+    """
+    rng = random.Random(seed)
+    file_list = tuple(files)
+    count = 0
+    for i in range(1, customers + 1):
+        customer_id = f"C{i:03d}"
+        zone = ZoneInfo(ZONES[REGIONS[(i - 1) % len(REGIONS)]])
+        local_as_of = as_of.astimezone(zone)
+        for app in apps:
+            cluster_id = f"{customer_id}-{app.lower()}"
+            night_list = list(range(1, nights + 1))
+            if anomalies and (customer_id, app) == ANOMALIES["future_dated"][:2]:
+                night_list.append(ANOMALIES["future_dated"][2])
+            for night in night_list:
+                day = (local_as_of - timedelta(days=night)).date()
+                taken = datetime(day.year, day.month, day.day, 23, 30, tzinfo=zone)
+                if night < 0:
+                    taken = as_of + timedelta(days=-night)
+                roll = rng.random()
+                status = "FAILED" if roll < 0.04 else "PARTIAL" if roll < 0.07 else "SUCCESS"
+                truncate = manifest_text = None
+                if anomalies and (customer_id, app, night) == ANOMALIES["truncated_file"]:
+                    status, truncate = "SUCCESS", file_list[0][0]
+                if anomalies and (customer_id, app, night) == ANOMALIES["corrupt_manifest"]:
+                    manifest_text = '{"backup_id": "corrupt", "files": [ {"name": '
+                write_backup(
+                    root,
+                    customer_id,
+                    cluster_id,
+                    app,
+                    taken,
+                    status=status,
+                    files=file_list,
+                    truncate=truncate,
+                    manifest_text=manifest_text,
+                )
+                count += 1
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--nights", type=int, default=42)
+    parser.add_argument("--customers", type=int, default=12)
+    parser.add_argument("--as-of", type=datetime.fromisoformat, default=DEFAULT_AS_OF)
+    args = parser.parse_args()
+    count = write_backup_store(args.out, as_of=args.as_of, customers=args.customers, nights=args.nights)
+    print(f"wrote {count} backups under {args.out}")
+
+
+if __name__ == "__main__":
+    main()
