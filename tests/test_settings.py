@@ -54,3 +54,12 @@ def test_missing_and_unparseable_files(config_copy: Path) -> None:
     (config_copy / "regions.yaml").write_text("regions: [unclosed\n")
     with pytest.raises(settings.ConfigError, match="regions.yaml: not valid YAML"):
         settings.regions_config()
+
+
+def test_clear_caches_also_forgets_the_pipelines_settings(config_copy: Path) -> None:
+    from di_ops.settings_cop import cop_settings
+
+    first = cop_settings()
+    assert cop_settings() is first
+    settings.clear_caches()
+    assert cop_settings() is not first

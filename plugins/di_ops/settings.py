@@ -285,9 +285,19 @@ def pipelines() -> PipelinesConfig:
 
 
 def clear_caches() -> None:
-    """Forget the loaded settings (tests that point DI_OPS_CONFIG_DIR elsewhere call this)."""
+    """Forget the loaded settings, the pipelines' own (``di_ops.settings_*`` modules) included.
+
+    Tests that point DI_OPS_CONFIG_DIR elsewhere call this.
+    """
+    import sys
+
     for fn in (regions_config, policy, release_catalog, pipelines):
         fn.cache_clear()
+    for name, module in list(sys.modules.items()):
+        if name.startswith("di_ops.settings_") and module is not None:
+            for value in vars(module).values():
+                if callable(value) and hasattr(value, "cache_clear"):
+                    value.cache_clear()
 
 
 def data_dir() -> Path:

@@ -13,10 +13,27 @@ DAGS = REPO / "dags"
 
 
 @pytest.fixture(scope="session")
-def dagbag():  # type: ignore[no-untyped-def]
+def _session_dagbag():  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(DAGS))
+
+
+@pytest.fixture
+def dagbag(_session_dagbag):  # type: ignore[no-untyped-def]
+    """The DagBag of dags/, parsed once per session.
+
+    ``dag.test(run_conf=...)`` on Airflow 3.3.2 writes the run's Param values into the tasks'
+    params, and they stick to the (shared) DAG object: a later ``dag.test()`` without that key
+    would silently reuse them. Every test therefore gets the tasks' params reset to the DAG's
+    declared defaults afterwards.
+    """
+    import copy
+
+    yield _session_dagbag
+    for dag in _session_dagbag.dags.values():
+        for task in dag.tasks:
+            task.params = copy.deepcopy(dag.params)
 
 
 @pytest.fixture
