@@ -226,12 +226,18 @@ class InventorySettings(_Frozen):
     folder: str
 
 
+class AlertSettings(_Frozen):
+    to: tuple[str, ...] = Field(min_length=1)
+    smtp_conn_id: str = "smtp_default"
+
+
 class PipelinesConfig(_Frozen):
     owner: str
     tags: tuple[str, ...]
     change_freeze_variable: str
     default_retries: int = Field(ge=0)
     inventory: InventorySettings
+    alerts: AlertSettings
 
 
 # --- loading --------------------------------------------------------------------------------

@@ -19,7 +19,48 @@ class ChangeFrozen(RuntimeError):
     """The change freeze is on; nothing outside the ops DB may change."""
 
 
+ALERT_SUBJECT = "[di-ops] {{ ti.dag_id }}.{{ ti.task_id }} failed"
+ALERT_HTML = (
+    "<p>Task <b>{{ ti.task_id }}</b> of DAG <b>{{ ti.dag_id }}</b> failed"
+    " (try {{ ti.try_number }}).</p>"
+    "<p>Run: {{ run_id }}</p>"
+    "<p>Error: {{ exception }}</p>"
+    '<p>Log: <a href="{{ ti.log_url }}">{{ ti.log_url }}</a></p>'
+)
+
+
+REFUSAL_MARK = "_di_ops_refusal"
+
+
+def refused(message: str) -> Exception:
+    """A task failure that is a decision, not a fault (change freeze, a refused reschedule):
+    no retries (AirflowFailException) and no on-call alert; the reason shows in the task log."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    exc = AirflowFailException(message)
+    setattr(exc, REFUSAL_MARK, True)
+    return exc
+
+
+def notify_failure(context: Any) -> None:
+    """``on_failure_callback`` of every task: one e-mail through Airflow's SMTP provider when a task
+    has failed for good, unless the failure is a refusal (see :func:`refused`).
+
+    Recipients and connection come from ``pipelines.yaml: alerts``; the connection is only read
+    here, when the callback runs in the worker.
+    """
+    if getattr(context.get("exception"), REFUSAL_MARK, False):
+        return
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    cfg = pipelines().alerts
+    SmtpNotifier(to=list(cfg.to), smtp_conn_id=cfg.smtp_conn_id, subject=ALERT_SUBJECT, html_content=ALERT_HTML)(
+        context
+    )
+
+
 def default_args(retries: int | None = None) -> dict[str, Any]:
+    """Owner, retries with exponential backoff (30 s doubling to 10 min), and the failure alert."""
     cfg = pipelines()
     return {
         "owner": cfg.owner,
@@ -27,6 +68,7 @@ def default_args(retries: int | None = None) -> dict[str, Any]:
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
+        "on_failure_callback": [notify_failure],
     }
 
 
@@ -79,14 +121,13 @@ def check_change_freeze(dry_run: bool) -> str:
 def change_freeze_gate():  # type: ignore[no-untyped-def]
     """The first task of every DAG that changes anything outside the ops DB (wire it upstream of all)."""
     from airflow.sdk import get_current_context, task
-    from airflow.sdk.exceptions import AirflowFailException
 
     @task(task_id=CHANGE_FREEZE_TASK_ID)
     def gate() -> str:
         params = get_current_context()["params"]
         try:
             return check_change_freeze(bool(params.get(DRY_RUN_PARAM, False)))
-        except ChangeFrozen as exc:  # a freeze is a decision, not a fault: no retries
-            raise AirflowFailException(str(exc)) from exc
+        except ChangeFrozen as exc:  # a freeze is a decision, not a fault: no retries, no alert
+            raise refused(str(exc)) from exc
 
     return gate()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from di_ops.adapters.upgrade_store import utc
+from di_ops.pipelines.common import refused
 from di_ops.settings_upgrades import upgrade_settings
 
 log = logging.getLogger(__name__)
@@ -414,14 +415,14 @@ def reschedule_upgrade(
     from di_ops.upgrade_plans import reschedule
 
     if not reason.strip():
-        raise _fail("a reschedule needs a reason")
+        raise refused("a reschedule needs a reason")
     requested_at = requested_at.astimezone(UTC)
     engine = ops_engine()
     earlier = run_events(engine, dag_id, run_id, "reschedule")
     if earlier:
         decided = earlier[-1]
         if not decided["accepted"]:
-            raise _fail(f"reschedule refused: {decided['reason']}")
+            raise refused(f"reschedule refused: {decided['reason']}")
         return {"upgrade_id": decided["upgrade_id"], "accepted": True, "reason": decided["reason"]}
     plan = _find_plan(engine, ref)
     outcome = reschedule(plan_model(plan), requested, requested_at)
@@ -438,7 +439,7 @@ def reschedule_upgrade(
             expected_sequence=plan["sequence"],
         )
     if not outcome.accepted:
-        raise _fail(f"reschedule refused: {outcome.reason}")
+        raise refused(f"reschedule refused: {outcome.reason}")
     log.info("upgrade %s: %s%s", plan["upgrade_id"], outcome.reason, " (dry run: not recorded)" if dry_run else "")
     return {"upgrade_id": plan["upgrade_id"], "accepted": True, "reason": outcome.reason}
 
