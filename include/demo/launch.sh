@@ -36,13 +36,15 @@ while IFS= read -r service; do
   PIDS+=($!)
 done < <(python -m include.demo.runs services)
 
-echo "== parse DAGs, unpause them, queue the demo runs"
+echo "== parse DAGs"
 airflow dags reserialize >/dev/null 2>&1
-python -m include.demo.runs trigger
 
 (
-  for _ in $(seq 1 180); do
+  for _ in $(seq 1 300); do
     if curl -fsS "http://localhost:$AIRFLOW__API__PORT/api/v2/monitor/health" >/dev/null 2>&1; then
+      # Unpause and queue only now: a task started before the api-server answers fails its first try.
+      echo "== unpause the project's DAGs, queue the demo runs"
+      python -m include.demo.runs trigger
       password=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['admin'])" \
         "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" 2>/dev/null || echo '?')
       printf '\n==============================================================\n'
@@ -55,7 +57,7 @@ python -m include.demo.runs trigger
     fi
     sleep 1
   done
-  echo "Airflow did not report healthy within 180 s; see the output above" >&2
+  echo "Airflow did not report healthy within 300 s; see the output above" >&2
 ) &
 
 echo "== airflow standalone (api-server, scheduler, dag-processor, triggerer)"

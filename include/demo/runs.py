@@ -44,6 +44,18 @@ def project_dag_ids() -> list[str]:
     return sorted(bag.dag_ids)
 
 
+def _airflow(*args: str) -> None:
+    """Run an airflow CLI command; retried a few times (SQLite may be busy while Airflow starts)."""
+    import time
+
+    for attempt in range(6):
+        done = subprocess.run(["airflow", *args], capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        time.sleep(2 * (attempt + 1))
+    raise SystemExit(f"airflow {' '.join(args)} failed: {done.stderr[-2000:]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("step", choices=["env", "prepare", "services", "trigger"])
@@ -64,13 +76,11 @@ def main() -> None:
                 print(json.dumps([_fill(part) for part in command]))
     else:
         for dag_id in project_dag_ids():
-            subprocess.run(["airflow", "dags", "unpause", dag_id], check=True, capture_output=True)
+            _airflow("dags", "unpause", dag_id)
             print(f"unpaused {dag_id}")
         for module in modules:
             for dag_id, conf in getattr(module, "DEMO_RUNS", []):
-                subprocess.run(
-                    ["airflow", "dags", "trigger", dag_id, "--conf", json.dumps(conf)], check=True, capture_output=True
-                )
+                _airflow("dags", "trigger", dag_id, "--conf", json.dumps(conf))
                 print(f"queued a demo run of {dag_id} {json.dumps(conf) if conf else ''}")
 
 
