@@ -88,3 +88,113 @@ def test_default_period_is_the_configured_calendar_months() -> None:
     assert default_period(datetime(2026, 11, 27, 5, tzinfo=UTC), 12) == (date(2025, 12, 1), date(2026, 11, 27))
     assert default_period(datetime(2026, 1, 31, tzinfo=UTC), 1) == (date(2026, 1, 1), date(2026, 1, 31))
     assert default_period(datetime(2026, 3, 1, tzinfo=UTC), 3) == (date(2026, 1, 1), date(2026, 3, 1))
+
+
+def test_case_ids_and_labels_are_stripped_and_blanks_are_missing() -> None:
+    raw = pd.DataFrame(
+        {
+            "case_id": [" A-1 ", None, "", "B-2", 7, "C-3\u00a0", "Ü-4"],
+            "region": [" emea", "AMER", "", None, "apjc", "MARS", "AUS"],
+            "severity": ["Sev 3", " s4", "", None, "Ernst 2", "S9", "1"],
+            "impact": ["Large", "", None, " groot ", "Widespread", "x", "Localized"],
+            "affected_share": [None, "0.8", "0.1", None, None, None, None],
+            "urgency": ["Low"] * 7,
+        },
+        dtype=object,
+    )
+    prepared, missing = prepare_cases(raw)
+    assert "opened_at" in missing
+    assert prepared["case_id"].tolist() == ["A-1", None, None, "B-2", "7", "C-3", "Ü-4"]
+    assert prepared["region"].tolist() == ["emea", "AMER", None, None, "apjc", "MARS", "AUS"]
+    assert prepared["region_norm"].astype(object).where(prepared["region_norm"].notna(), None).tolist() == [
+        "EMEA",
+        "AMER",
+        None,
+        None,
+        "APJC",
+        None,
+        "AUS",
+    ]
+    assert prepared["severity_filed"].astype(object).where(prepared["severity_filed"].notna(), None).tolist() == [
+        "S3",
+        "S4",
+        None,
+        None,
+        "S2",
+        None,
+        "S1",
+    ]
+    assert prepared["impact_norm"].tolist() == [
+        "Large",
+        "Widespread",
+        "Personalized",
+        "Large",
+        "Widespread",
+        None,
+        "Localized",
+    ]
+    assert prepared["severity_matrix"].astype(object).where(prepared["severity_matrix"].notna(), None).tolist() == [
+        "S4",
+        "S4",
+        "S4",
+        "S4",
+        "S4",
+        None,
+        "S4",
+    ]
+    assert prepared["timestamps_format"].unique().tolist() == ["opened_at"]
+
+
+def _reference_figures(judged: pd.DataFrame) -> dict[str, object]:
+    """The aggregates by plain pandas groupby on text columns (the previous implementation)."""
+    frame = judged.astype(
+        {c: object for c in ("region", "customer_id", "severity", "severity_matrix", "month", "status")}
+    )
+    level = {f"S{n}": n for n in range(1, 5)}
+    filed, matrix = frame["severity"].map(level), frame["severity_matrix"].map(level)
+    frame["direction"] = [
+        "downgraded" if f > m else "raised" if f < m else "matching" for f, m in zip(filed, matrix, strict=True)
+    ]
+    out: dict[str, object] = {}
+    for by in ("region", "customer_id", "month"):
+        table = frame.groupby([by, "severity", "status"]).size().unstack(fill_value=0).sort_index()
+        out[f"status_{by}"] = [
+            (str(k), str(s), *(int(row.get(status, 0)) for status in ("met", "breached", "pending")))
+            for (k, s), row in table.iterrows()
+        ]
+        directions = frame.groupby([by, "direction"]).size().unstack(fill_value=0)
+        out[f"direction_{by}"] = {
+            str(k): {d: int(row.get(d, 0)) for d in ("matching", "downgraded", "raised")}
+            for k, row in directions.iterrows()
+        }
+        breached = frame[frame["status"] == "breached"].groupby([by, "severity"]).size().unstack(fill_value=0)
+        out[f"breached_{by}"] = {str(k): {str(s): int(n) for s, n in row.items()} for k, row in breached.iterrows()}
+    out["pairs"] = [
+        {"filed": f, "matrix": m, "cases": int(n)}
+        for (f, m), n in frame.groupby(["severity", "severity_matrix"]).size().items()
+    ]
+    return out
+
+
+def test_aggregates_agree_with_a_plain_groupby() -> None:
+    from di_ops.sla_cases import breaches_by, compliance_table, misclassification
+    from include.demo.tac_cases import DEMO_END, case_frame
+
+    raw = case_frame(4000, end=DEMO_END, seed=5).astype(object)
+    prepared, _ = prepare_cases(raw.where(raw != "", None))
+    cases, left_out = select_cases(prepared, DEMO_END, (date(2026, 1, 1), DEMO_END.date()), ["emea", "AMER", "AUS"])
+    assert left_out["other_regions"] > 0 and left_out["outside_period"] > 0
+    judged = judge_cases(cases, DEMO_END, timedelta(hours=24))
+    expected = _reference_figures(judged)
+    rows = compliance_table(judged, min_cases=20, judge_by_wilson=True)
+    for by, dimension in (("region", "region"), ("customer_id", "customer"), ("month", "month")):
+        got = [r for r in rows if r["dimension"] == dimension]
+        assert [(r["group_key"], r["severity"], r["met"], r["breached"], r["pending"]) for r in got] == expected[
+            f"status_{by}"
+        ]
+    figures = misclassification(judged)
+    assert figures["by_region"] == expected["direction_region"]
+    assert figures["by_customer"] == expected["direction_customer_id"]
+    assert figures["filed_vs_matrix"] == expected["pairs"]
+    assert breaches_by(judged, "region") == expected["breached_region"]
+    assert breaches_by(judged, "customer_id") == expected["breached_customer_id"]

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, Final
 
-from di_ops.rules.common import normalise_region, region_zone
+from di_ops.rules.common import known_regions, normalise_region, region_zone
 from di_ops.rules.severity import (
+    IMPACTS,
+    URGENCIES,
     impact_for_share,
     normalise_impact,
     normalise_severity,
@@ -67,37 +70,65 @@ class _Distinct:
     """A text column factorised once: row codes and its distinct values, stripped (blank → None).
 
     Labels, customer ids and contact fields have few distinct values, so every conversion is
-    done once per distinct value and taken back to the rows by code.
+    done once per distinct value and taken back to the rows by code (a small lookup table).
     """
 
     def __init__(self, values: Any) -> None:
-        import pandas as pd
-
-        self.index = values.index
-        self.codes, uniques = pd.factorize(pd.Series(values, dtype=object))
-        self.values = [str(u).strip() or None for u in uniques]
-
-    def text(self) -> Any:
-        return self.map(lambda v: v)
-
-    def map(self, convert: Callable[[Any], Any]) -> Any:
-        """``convert`` per distinct non-blank value (None when it raises ValueError/KeyError/TypeError)."""
         import numpy as np
         import pandas as pd
 
+        series = pd.Series(values, dtype=object)  # a Series stays itself (copy on write), no copy
+        self.series = series
+        self.index = series.index
+        self.objects = series.to_numpy(dtype=object)
+        self.codes, uniques = pd.factorize(self.objects)
+        self.values = [str(u).strip() or None for u in uniques]
+        # Nothing to strip, no blanks, no missing values: the column is its own text (no copy).
+        self.clean = not bool((self.codes < 0).any()) and all(
+            type(u) is str and u == v for u, v in zip(uniques, self.values, strict=True)
+        )
+        self._missing = len(self.values)  # code -1 reads the table's last entry
+        self.row_codes = np.where(self.codes < 0, self._missing, self.codes)
+
+    def text(self) -> Any:
+
+        if self.clean:
+            return self.series
+        return self.take(self.values)
+
+    def present(self) -> Any:
+        """Per row: True where the value is not blank."""
+        import numpy as np
+
+        return np.array([v is not None for v in self.values] + [False], dtype=bool)[self.row_codes]
+
+    def convert(self, convert: Callable[[Any], Any]) -> list[Any]:
+        """``convert`` per distinct non-blank value (None when it raises ValueError/KeyError/TypeError)."""
         mapped: list[Any] = []
         for value in self.values:
             try:
                 mapped.append(None if value is None else convert(value))
             except (ValueError, TypeError, KeyError):
                 mapped.append(None)
-        table = np.array([*mapped, None], dtype=object)  # code -1 (missing) → the trailing None
-        return pd.Series(table[self.codes], index=self.index, dtype=object)
+        return mapped
 
+    def take(self, table: list[Any]) -> Any:
+        """The per-distinct ``table`` taken back to the rows: an object Series (missing → None)."""
+        import numpy as np
+        import pandas as pd
 
-def _map_distinct(values: Any, convert: Callable[[Any], Any]) -> Any:
-    """Apply ``convert`` once per distinct value (None when it raises): an object Series."""
-    return _Distinct(values).map(convert)
+        lookup = np.array([*table, None], dtype=object)
+        return pd.Series(lookup[self.row_codes], index=self.index, dtype=object, copy=False)
+
+    def map(self, convert: Callable[[Any], Any]) -> Any:
+        return self.take(self.convert(convert))
+
+    def level_codes(self, convert: Callable[[Any], Any], levels: tuple[str, ...]) -> Any:
+        """Per row: the index in ``levels`` of the converted value, ``len(levels)`` when None/unknown."""
+        import numpy as np
+
+        table = [levels.index(v) if v in levels else len(levels) for v in self.convert(convert)]
+        return np.array([*table, len(levels)], dtype=np.int8)[self.row_codes]
 
 
 def _stripped_text(values: Any) -> Any:
@@ -105,9 +136,37 @@ def _stripped_text(values: Any) -> Any:
     import numpy as np
     import pandas as pd
 
-    series = pd.Series(values)
+    series = pd.Series(values, dtype=object)
     absent = pd.isna(series).to_numpy()
     return np.strings.strip(np.asarray(np.where(absent, "", series.to_numpy(dtype=object)), dtype=str))
+
+
+def _case_ids(values: Any) -> Any:
+    """Case ids stripped, blank → None: an object Series; only the ids that need it are rewritten.
+
+    Ids are unique, so no per-distinct trick applies; instead the first and last characters are
+    read from a fixed-width array and only ids that may carry blanks (or are missing) go through
+    the numpy strip; the others are kept as they are. Non-text ids take the general path.
+    """
+    import numpy as np
+    import pandas as pd
+
+    series = pd.Series(values, dtype=object)
+    objects = series.to_numpy(dtype=object)
+    if len(objects) == 0 or pd.api.types.infer_dtype(objects, skipna=True) != "string":
+        return _as_objects(_stripped_text(series), series.index)
+    absent = np.asarray(pd.isna(objects), dtype=bool)
+    text = np.asarray(objects, dtype=str)  # a missing id reads "None"/"nan" here; it is rewritten below
+    points = text.view(np.uint32).reshape(len(text), -1)
+    lengths = np.strings.str_len(text)
+    first, last = points[:, 0], points[np.arange(len(text)), np.maximum(lengths - 1, 0)]
+    # Python's whitespace is ASCII ≤ 32 or beyond U+0084: anything there is stripped properly.
+    doubtful = absent | (lengths == 0) | (first <= 32) | (first >= 0x85) | (last <= 32) | (last >= 0x85)
+    out = objects.copy()
+    rows = np.flatnonzero(doubtful)
+    if rows.size:
+        out[rows] = _as_objects(_stripped_text(pd.Series(objects[rows], dtype=object)), None).to_numpy()
+    return pd.Series(out, index=series.index, dtype=object, copy=False)
 
 
 def _as_objects(text: Any, index: Any) -> Any:
@@ -115,43 +174,34 @@ def _as_objects(text: Any, index: Any) -> Any:
 
     out = text.astype(object)
     out[text == ""] = None
-    return pd.Series(out, index=index, dtype=object)
-
-
-def _has_zone(u: Any) -> Any:
-    """Per value of a ``str`` array: ``YYYY-MM-DD?hh:mm…`` ending in ``Z``, ``±hh:mm`` or ``±hhmm``."""
-    import numpy as np
-
-    part = np.strings.slice
-
-    def sign(at: int) -> Any:
-        char = part(u, at, at + 1 if at != -1 else None)
-        return (char == "+") | (char == "-")
-
-    dated = (np.strings.str_len(u) >= 16) & (part(u, 4, 5) == "-") & np.isin(part(u, 10, 11), ["T", " "])
-    zulu = np.isin(part(u, -1, None), ["Z", "z"])
-    colon = sign(-6) & (part(u, -3, -2) == ":") & np.strings.isdigit(part(u, -2, None))
-    compact = sign(-5) & np.strings.isdigit(part(u, -4, None))
-    return dated & (zulu | colon | compact)
+    return pd.Series(out, index=index, dtype=object, copy=False)
 
 
 def parse_instants(values: Any) -> tuple[Any, Any]:
     """(UTC timestamps, format) of a text column; format is "iso8601", "empty" or "invalid" per row.
 
     Valid: ISO-8601 date and time with a zone (``Z``, ``±hh:mm`` or ``±hhmm``) naming a real
-    instant; a naive timestamp is invalid (refused rather than guessed).
+    instant; a naive timestamp is invalid (refused rather than guessed). The reading is
+    :func:`di_ops.fast_iso.parse_iso_utc_ns` (a fast path for the common shapes, the
+    reference reading for the rest).
     """
     import numpy as np
     import pandas as pd
 
-    index = pd.Series(values).index
-    u = _stripped_text(values)
-    candidates = u.astype(object)
-    candidates[~_has_zone(u)] = None
-    parsed = pd.to_datetime(pd.Series(candidates, index=index), utc=True, format="ISO8601", errors="coerce")
-    parsed = parsed.astype("datetime64[ns, UTC]")
-    fmt = np.where(u == "", "empty", np.where(parsed.notna().to_numpy(), "iso8601", "invalid"))
-    return parsed, pd.Series(fmt, index=index, dtype=object)
+    from di_ops.fast_iso import STATE_NAMES, parse_iso_utc_ns
+
+    index = pd.Series(values, dtype=object).index
+    ns, state = parse_iso_utc_ns(values)
+    return _utc_series(ns, index), pd.Series(
+        np.array(STATE_NAMES, dtype=object)[state], index=index, dtype=object, copy=False
+    )
+
+
+def _utc_series(ns: Any, index: Any) -> Any:
+    """int64 UTC nanoseconds (NaT = int64 min) as a ``datetime64[ns, UTC]`` Series."""
+    import pandas as pd
+
+    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"), index=index, copy=False)
 
 
 def _impact_from_share(value: Any) -> str:
@@ -172,9 +222,13 @@ def prepare_cases(raw: Any) -> tuple[Any, list[str]]:
     ("ok" or the malformed columns) and ``latest_timestamp_utc``; ``region_norm``,
     ``impact_norm``, ``urgency_norm``, ``severity_filed`` (canonical names or missing);
     ``severity_matrix`` (impact × urgency, DOMAIN.md §7); ``caller_account_norm``.
+    ``region_norm``, ``severity_filed`` and ``severity_matrix`` are pandas Categoricals (their
+    values are the canonical names; the audit groups by their codes).
     """
     import numpy as np
     import pandas as pd
+
+    from di_ops.fast_iso import NAT, STATE_NAMES, parse_iso_utc_ns
 
     frame = pd.DataFrame(index=raw.index)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
@@ -184,7 +238,7 @@ def prepare_cases(raw: Any) -> tuple[Any, list[str]]:
         for c in ("customer_id", "region", "impact", "affected_share", "urgency", "severity", *ESCALATION_COLUMNS)
     }
     if "case_id" in raw.columns:  # a missing required column stays missing: its check fails every row
-        frame["case_id"] = _as_objects(_stripped_text(raw["case_id"]), raw.index)
+        frame["case_id"] = _case_ids(raw["case_id"])
     for column in ("customer_id", "region", "impact", "urgency", "severity"):
         if column in raw.columns:
             frame[column] = labels[column].text()
@@ -194,46 +248,63 @@ def prepare_cases(raw: Any) -> tuple[Any, list[str]]:
         if column.startswith("_"):
             frame[column] = raw[column]
     problems = np.zeros(len(raw), dtype=np.int64)
+    latest = np.full(len(raw), NAT, dtype=np.int64)
+    state_names = np.array(STATE_NAMES, dtype=object)
     for bit, column in zip((1, 2, 4), TIMESTAMP_COLUMNS, strict=True):
-        parsed, fmt = parse_instants(raw[column] if column in raw.columns else absent)
+        ns, state = parse_iso_utc_ns(raw[column] if column in raw.columns else absent)
         if column in raw.columns:
             frame[column] = raw[column]
-        frame[f"{column}_utc"], frame[f"{column}_format"] = parsed, fmt
-        bad = fmt.to_numpy() == "invalid" if column != "opened_at" else fmt.to_numpy() != "iso8601"
+        frame[f"{column}_utc"] = _utc_series(ns, raw.index)
+        frame[f"{column}_format"] = pd.Series(state_names[state], index=raw.index, dtype=object, copy=False)
+        bad = state == 2 if column != "opened_at" else state != 0
         problems |= bad.astype(np.int64) * bit
-    frame["timestamps_format"] = pd.Series(np.array(_TIMESTAMP_PROBLEMS, dtype=object)[problems], index=raw.index)
-    # NaT is the smallest int64, so the row maximum skips missing timestamps
-    stacked = np.stack([frame[f"{c}_utc"].to_numpy(dtype="datetime64[ns]").view(np.int64) for c in TIMESTAMP_COLUMNS])
-    latest = pd.Series(stacked.max(axis=0).view("datetime64[ns]"), index=raw.index)
-    frame["latest_timestamp_utc"] = latest.dt.tz_localize("UTC")
-    frame["region_norm"] = labels["region"].map(normalise_region)
-    by_label = labels["impact"].map(normalise_impact)
-    by_share = labels["affected_share"].map(_impact_from_share)
-    frame["impact_norm"] = by_label.where(labels["impact"].text().notna(), by_share)
-    frame["urgency_norm"] = labels["urgency"].map(normalise_urgency)
-    frame["severity_filed"] = labels["severity"].map(normalise_severity)
-    frame["severity_matrix"] = _matrix_severity(frame["impact_norm"], frame["urgency_norm"])
+        np.maximum(latest, ns, out=latest)  # NaT is the smallest int64, so missing timestamps are skipped
+    frame["timestamps_format"] = pd.Series(
+        np.array(_TIMESTAMP_PROBLEMS, dtype=object)[problems], index=raw.index, dtype=object, copy=False
+    )
+    frame["latest_timestamp_utc"] = _utc_series(latest, raw.index)
+    region_levels = known_regions()
+    region = labels["region"].level_codes(normalise_region, region_levels)
+    frame["region_norm"] = _categorical(region, region_levels, raw.index)
+    # impact: the label when there is one (an unknown label stays unknown), else the affected share
+    impact = np.where(
+        labels["impact"].present(),
+        labels["impact"].level_codes(normalise_impact, IMPACTS),
+        labels["affected_share"].level_codes(_impact_from_share, IMPACTS),
+    )
+    urgency = labels["urgency"].level_codes(normalise_urgency, URGENCIES)
+    frame["impact_norm"] = pd.Series(
+        np.array([*IMPACTS, None], dtype=object)[impact], index=raw.index, dtype=object, copy=False
+    )
+    frame["urgency_norm"] = pd.Series(
+        np.array([*URGENCIES, None], dtype=object)[urgency], index=raw.index, dtype=object, copy=False
+    )
+    severity = labels["severity"].level_codes(normalise_severity, SEVERITY_LEVELS)
+    frame["severity_filed"] = _categorical(severity, SEVERITY_LEVELS, raw.index)
+    frame["severity_matrix"] = _categorical(_matrix_codes()[impact, urgency], SEVERITY_LEVELS, raw.index)
     frame["caller_account_norm"] = labels["caller_account"].map(lambda v: _CALLER_ACCOUNTS[str(v).lower()])
     return frame, missing
 
 
-def _matrix_severity(impact: Any, urgency: Any) -> Any:
-    """``severity_for`` per distinct (impact, urgency) pair, taken back to the rows by code."""
+def _categorical(codes: Any, levels: tuple[str, ...], index: Any) -> Any:
+    """Row codes into ``levels`` (``len(levels)`` = missing) as a Categorical Series."""
     import numpy as np
     import pandas as pd
 
-    impact_codes, impacts = pd.factorize(impact)
-    urgency_codes, urgencies = pd.factorize(urgency)
-    width = len(urgencies) + 1
-    table = np.full((len(impacts) + 1) * width, None, dtype=object)
-    for i, name in enumerate(impacts):
-        for u, level in enumerate(urgencies):
-            table[i * width + u] = severity_for(name, level)
-    # code -1 (missing) lands on the last row/column of the table, which stays None
-    pair = np.where(impact_codes < 0, len(impacts), impact_codes) * width + np.where(
-        urgency_codes < 0, width - 1, urgency_codes
-    )
-    return pd.Series(table[pair], index=impact.index, dtype=object)
+    codes = np.where(codes >= len(levels), -1, codes).astype(np.int8)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=list(levels)), index=index)
+
+
+@cache
+def _matrix_codes() -> Any:
+    """``severity_for`` per (impact, urgency) code pair; the last row/column (missing) stays missing."""
+    import numpy as np
+
+    table = np.full((len(IMPACTS) + 1, len(URGENCIES) + 1), len(SEVERITY_LEVELS), dtype=np.int8)
+    for i, impact in enumerate(IMPACTS):
+        for u, urgency in enumerate(URGENCIES):
+            table[i, u] = SEVERITY_LEVELS.index(severity_for(impact, urgency))
+    return table
 
 
 # --- the audit --------------------------------------------------------------------------------
@@ -246,19 +317,64 @@ def default_period(as_of: datetime, months: int) -> tuple[date, date]:
     return date(index // 12, index % 12 + 1, 1), end
 
 
-def _local_opening(cases: Any) -> tuple[Any, Any]:
-    """(opening day as naive datetime64 in the region's zone, month "YYYY-MM") per case, per region."""
+def _codes(values: Any) -> tuple[Any, list[str]]:
+    """Row codes (-1 = missing) and names of a label column, codes in the sorted order of the names.
+
+    A Categorical is read through its codes (no per-row work); another column is factorised.
+    """
+    import numpy as np
     import pandas as pd
 
-    day = pd.Series(pd.NaT, index=cases.index, dtype="datetime64[ns]")
-    month = pd.Series("", index=cases.index, dtype=object)
-    for region, rows in cases.groupby("region", sort=True).groups.items():
-        local = cases.loc[rows, "opened_at"].dt.tz_convert(region_zone(str(region))).dt.tz_localize(None)
-        day.loc[rows] = local.dt.normalize().to_numpy()
-        codes = (local.dt.year * 100 + local.dt.month).to_numpy()
-        month.loc[rows] = _map_distinct(
-            pd.Series(codes, index=rows), lambda c: f"{int(c) // 100:04d}-{int(c) % 100:02d}"
-        )
+    series = pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = np.asarray(series.array.codes, dtype=np.intp)
+        names = [str(c) for c in series.array.categories]
+    else:
+        codes, uniques = pd.factorize(series.to_numpy(dtype=object))
+        names = [str(u) for u in uniques]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.empty(len(names) + 1, dtype=np.intp)
+    rank[order] = np.arange(len(names))
+    rank[-1] = -1  # code -1 stays missing
+    return rank[codes], [names[i] for i in order]
+
+
+def _category(values: Any) -> Any:
+    """A label column as a Categorical Series with sorted categories (kept when it is one already)."""
+    import pandas as pd
+
+    series = pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series
+    codes, names = _codes(series)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=names), index=series.index)
+
+
+def _utc_ns(values: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(values.dt.tz_convert("UTC").dt.as_unit("ns").astype("int64"), dtype=np.int64)
+
+
+def _local_opening(opened_ns: Any, region_codes: Any, regions: list[str]) -> tuple[Any, Any]:
+    """(opening day number, month number = year·12 + month − 1) in the region's zone; -1 where unknown."""
+    import numpy as np
+    import pandas as pd
+
+    from di_ops.fast_iso import NAT
+
+    day = np.full(len(opened_ns), -1, dtype=np.int64)
+    month = np.full(len(opened_ns), -1, dtype=np.int64)
+    for code, region in enumerate(regions):
+        rows = np.flatnonzero((region_codes == code) & (opened_ns != NAT))
+        if not rows.size:
+            continue
+        utc = pd.DatetimeIndex(opened_ns[rows].view("datetime64[ns]")).tz_localize("UTC")
+        wall = utc.tz_convert(region_zone(region)).tz_localize(None).as_unit("ns").asi8
+        local_day = np.asarray(wall, dtype=np.int64) // (86_400 * 10**9)
+        day[rows] = local_day
+        months = local_day.view("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        month[rows] = months + 1970 * 12
     return day, month
 
 
@@ -269,59 +385,107 @@ def select_cases(
     regions: Iterable[str] | None = None,
     customers: Iterable[str] | None = None,
 ) -> tuple[Any, dict[str, int]]:
-    """The accepted cases in scope, in the rules' column names, plus the counts left out and why."""
+    """The accepted cases in scope, in the rules' column names, plus the counts left out and why.
+
+    ``region``, ``customer_id``, ``severity``, ``severity_matrix`` and ``month`` ("YYYY-MM", the
+    opening month in the region's zone) are Categoricals; the audit groups by their codes.
+    """
+    import numpy as np
     import pandas as pd
 
     cases = pd.DataFrame(
         {
             "case_id": prepared["case_id"].astype(object),
-            "customer_id": prepared["customer_id"].astype(object),
-            "region": prepared["region_norm"],
-            "severity": prepared["severity_filed"],
-            "severity_matrix": prepared["severity_matrix"],
+            "customer_id": _category(prepared["customer_id"]),
+            "region": _category(prepared["region_norm"]),
+            "severity": _category(prepared["severity_filed"]),
+            "severity_matrix": _category(prepared["severity_matrix"]),
             "opened_at": prepared["opened_at_utc"],
             "first_response_at": prepared["first_response_at_utc"],
             "closed_at": prepared["closed_at_utc"],
         }
     )
     left_out: dict[str, int] = {}
-    opened_later = cases["opened_at"] > pd.Timestamp(as_of)
-    left_out["opened_after_as_of"] = int(opened_later.sum())
-    cases = cases[~opened_later]
+    opened = _utc_ns(cases["opened_at"])
+    as_of_ns = int(pd.Timestamp(as_of).as_unit("ns").value)
+    keep = ~(opened > as_of_ns)  # NaT is the smallest int64: never after as_of
+    left_out["opened_after_as_of"] = int(len(keep) - keep.sum())
+    region_codes, region_names = _codes(cases["region"])
     if regions:
         wanted = {normalise_region(r) for r in regions}
-        keep = cases["region"].isin(wanted)
-        left_out["other_regions"] = int((~keep).sum())
-        cases = cases[keep]
+        chosen = np.isin(region_codes, [i for i, name in enumerate(region_names) if name in wanted])
+        left_out["other_regions"] = int((keep & ~chosen).sum())
+        keep &= chosen
     if customers:
-        keep = cases["customer_id"].isin(set(customers))
-        left_out["other_customers"] = int((~keep).sum())
-        cases = cases[keep]
-    day, month = _local_opening(cases)
-    inside = (day >= pd.Timestamp(period[0])) & (day <= pd.Timestamp(period[1]))
-    left_out["outside_period"] = int((~inside).sum())
-    cases = cases[inside].copy()
-    cases["month"] = month[inside]
+        customer_codes, customer_names = _codes(cases["customer_id"])
+        wanted_customers = set(customers)
+        chosen = np.isin(customer_codes, [i for i, name in enumerate(customer_names) if name in wanted_customers])
+        left_out["other_customers"] = int((keep & ~chosen).sum())
+        keep &= chosen
+    day, month = _local_opening(opened, region_codes, region_names)
+    first, last = (int(np.datetime64(d, "D").astype(np.int64)) for d in period)
+    inside = (day >= first) & (day <= last)
+    left_out["outside_period"] = int((keep & ~inside).sum())
+    chosen_rows = keep & inside
+    rows = np.flatnonzero(chosen_rows)
+    if rows.size < len(cases):  # usually every case is in scope: no copy then
+        cases = cases.take(rows)
+    present = np.flatnonzero(np.bincount(month[rows] - month[rows].min(), minlength=1)) if rows.size else []
+    base = int(month[rows].min()) if rows.size else 0
+    lookup = np.full(int(present[-1]) + 1 if len(present) else 1, -1, dtype=np.int64)
+    lookup[present] = np.arange(len(present))
+    names = [f"{(base + int(m)) // 12:04d}-{(base + int(m)) % 12 + 1:02d}" for m in present]
+    month_codes = lookup[month[rows] - base] if rows.size else np.zeros(0, dtype=np.int64)
+    cases["month"] = pd.Categorical.from_codes(month_codes, categories=names)
     return cases, left_out
 
 
 def judge_cases(cases: Any, as_of: datetime, horizon: timedelta) -> Any:
-    """Add ``response_due``, ``status`` (met/breached/pending) and ``at_risk`` (pending, due within horizon)."""
+    """Add ``response_due``, ``status`` (met/breached/pending, a Categorical) and ``at_risk``.
+
+    ``at_risk``: pending and due within ``horizon`` of ``as_of``. Due times and statuses come from
+    one call of :func:`di_ops.rules.sla_bulk.response_due_and_status_ns` (due times computed once).
+    """
     import pandas as pd
 
-    from di_ops.rules.sla_bulk import response_due_bulk, response_status_bulk
+    from di_ops.rules.sla_bulk import STATUS_NAMES, response_due_and_status_ns
 
-    judged = cases.copy()
+    judged = cases.copy(deep=False)
+    statuses = [str(name) for name in STATUS_NAMES]
     if judged.empty:
         judged["response_due"] = pd.Series(dtype="datetime64[ns, UTC]")
-        judged["status"] = pd.Series(dtype=object)
+        judged["status"] = pd.Categorical([], categories=statuses)
         judged["at_risk"] = pd.Series(dtype=bool)
         return judged
-    judged["response_due"] = response_due_bulk(judged)
-    judged["status"] = response_status_bulk(judged, as_of)
-    limit = pd.Timestamp(as_of) + horizon
-    judged["at_risk"] = (judged["status"] == "pending") & (judged["response_due"] <= limit)
+    due, status = response_due_and_status_ns(judged, as_of)
+    judged["response_due"] = _utc_series(due, judged.index)
+    judged["status"] = pd.Categorical.from_codes(status, categories=statuses)
+    limit = int((pd.Timestamp(as_of) + horizon).as_unit("ns").value)
+    judged["at_risk"] = (status == 2) & (due <= limit)
     return judged
+
+
+def _counts(judged: Any, key: str | None, *, by: str, kinds: Any, n_kinds: int) -> dict[tuple[str, str], Any]:
+    """{(key name, ``by`` name): counts per kind} for the observed pairs, in sorted order (bincount on codes)."""
+    import numpy as np
+
+    if key is None:
+        key_codes, key_names = np.zeros(len(judged), dtype=np.intp), [""]
+    else:
+        key_codes, key_names = _codes(judged[key])
+    by_codes, by_names = _codes(judged[by])
+    width = len(by_names) * n_kinds
+    flat = key_codes * width + by_codes * n_kinds + np.asarray(kinds)
+    valid = (key_codes >= 0) & (by_codes >= 0)  # like groupby: missing keys are left out
+    if not valid.all():
+        flat = flat[valid]
+    table = np.bincount(flat, minlength=len(key_names) * width).reshape(len(key_names), len(by_names), n_kinds)
+    return {
+        (key_names[k], by_names[b]): table[k, b]
+        for k in range(len(key_names))
+        for b in range(len(by_names))
+        if table[k, b].sum()
+    }
 
 
 def _group_row(
@@ -368,28 +532,25 @@ def compliance_table(judged: Any, *, min_cases: int, judge_by_wilson: bool) -> l
     the 95 % Wilson interval and the "too few cases to judge" flag; S1/S2 are reported with
     their ratio against their own objective (no standard applies to them).
     """
-    import pandas as pd
+    import numpy as np
 
     from di_ops.settings import policy
 
     standard = policy().sla.standard
     rows: list[dict[str, Any]] = []
     dimensions = (("overall", None), ("region", "region"), ("customer", "customer_id"), ("month", "month"))
+    status = judged["status"].array.codes if len(judged) else np.zeros(0, dtype=np.int8)
     for dimension, column in dimensions:
-        keys = [judged[column]] if column else [pd.Series("", index=judged.index)]
-        counts = judged.groupby([*keys, judged["severity"], judged["status"]]).size().unstack(fill_value=0)
-        for status in ("met", "breached", "pending"):
-            if status not in counts.columns:
-                counts[status] = 0
-        for (key, severity), row in counts.sort_index().iterrows():
+        counts = _counts(judged, column, by="severity", kinds=status, n_kinds=3)
+        for (key, severity), (met, breached, pending) in counts.items():
             rows.append(
                 _group_row(
                     dimension,
-                    str(key),
-                    str(severity),
-                    int(row["met"]),
-                    int(row["breached"]),
-                    int(row["pending"]),
+                    key,
+                    severity,
+                    int(met),
+                    int(breached),
+                    int(pending),
                     standard,
                     min_cases,
                     judge_by_wilson,
@@ -406,33 +567,58 @@ def misclassification(judged: Any) -> dict[str, Any]:
     """Filed severity against the impact × urgency matrix: downgraded (allowed triage) and raised, apart."""
     import numpy as np
 
-    level = {name: number for number, name in enumerate(SEVERITY_LEVELS, start=1)}
-    filed = _map_distinct(judged["severity"], level.__getitem__).to_numpy(dtype=np.int64)
-    matrix = _map_distinct(judged["severity_matrix"], level.__getitem__).to_numpy(dtype=np.int64)
-    direction = np.where(filed > matrix, "downgraded", np.where(filed < matrix, "raised", "matching"))
-    frame = judged.assign(direction=direction)
+    filed = _level_codes(judged["severity"])
+    matrix = _level_codes(judged["severity_matrix"])
+    # 0 matching, 1 downgraded (filed less severe = a larger number), 2 raised
+    direction = np.where(filed > matrix, 1, np.where(filed < matrix, 2, 0))
+    names = ("matching", "downgraded", "raised")
 
     def counts(by: str | None) -> dict[str, Any]:
         if by is None:
-            table = frame["direction"].value_counts()
-            return {k: int(table.get(k, 0)) for k in ("matching", "downgraded", "raised")}
-        grouped = frame.groupby([by, "direction"]).size().unstack(fill_value=0)
-        return {
-            str(key): {k: int(row.get(k, 0)) for k in ("matching", "downgraded", "raised")}
-            for key, row in grouped.iterrows()
-        }
+            totals = np.bincount(direction, minlength=3)
+            return {name: int(totals[i]) for i, name in enumerate(names)}
+        found = _counts(judged, by, by="severity", kinds=direction, n_kinds=3)
+        out: dict[str, dict[str, int]] = {}
+        for (key, _), table in found.items():
+            row = out.setdefault(key, dict.fromkeys(names, 0))
+            for i, name in enumerate(names):
+                row[name] += int(table[i])
+        return out
 
-    pairs = frame.groupby(["severity", "severity_matrix"]).size()
+    pairs = _counts(judged, "severity", by="severity_matrix", kinds=np.zeros(len(judged), dtype=np.intp), n_kinds=1)
     return {
         "total": counts(None),
         "by_region": counts("region"),
         "by_customer": counts("customer_id"),
-        "filed_vs_matrix": [{"filed": str(f), "matrix": str(m), "cases": int(n)} for (f, m), n in pairs.items()],
+        "filed_vs_matrix": [{"filed": f, "matrix": m, "cases": int(n[0])} for (f, m), n in pairs.items()],
     }
+
+
+def _level_codes(values: Any) -> Any:
+    """S1..S4 → 1..4 per row; a missing or unknown severity raises ValueError."""
+    import numpy as np
+
+    codes, names = _codes(values)
+    table = np.array([SEVERITY_LEVELS.index(n) + 1 if n in SEVERITY_LEVELS else 0 for n in names] + [0])
+    levels = table[codes]
+    if (levels == 0).any():
+        raise ValueError("every judged case needs a known severity and matrix severity (S1..S4)")
+    return levels
 
 
 def breaches_by(judged: Any, column: str) -> dict[str, dict[str, int]]:
     """Breached cases per value of ``column`` and severity."""
-    breached = judged[judged["status"] == "breached"]
-    table = breached.groupby([column, "severity"]).size().unstack(fill_value=0)
-    return {str(key): {str(s): int(n) for s, n in row.items()} for key, row in table.iterrows()}
+    import numpy as np
+
+    status = judged["status"].array.codes if len(judged) else np.zeros(0, dtype=np.int8)
+    breached = np.asarray(status == 1, dtype=np.intp)
+    found = {
+        pair: int(table[1])
+        for pair, table in _counts(judged, column, by="severity", kinds=breached, n_kinds=2).items()
+        if table[1]
+    }
+    severities = sorted({severity for _, severity in found})
+    out: dict[str, dict[str, int]] = {}
+    for key, severity in found:
+        out.setdefault(key, dict.fromkeys(severities, 0))[severity] = found[(key, severity)]
+    return out

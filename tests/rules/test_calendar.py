@@ -371,3 +371,39 @@ def test_bulk_input_forms() -> None:
     assert with_missing.iloc[0] == local(AMS, 2025, 1, 6, 15) and pd.isna(with_missing.iloc[1])
     empty = add_business_days_bulk("EMEA", pd.Series([], dtype="datetime64[ns, UTC]"), 1)
     assert empty.empty and str(empty.dtype) == "datetime64[ns, UTC]"
+
+
+def _ns(moment: datetime) -> int:
+    return int(pd.Timestamp(moment).as_unit("ns").value)
+
+
+@FAST
+@given(
+    region=st.sampled_from(REGIONS),
+    starts=st.lists(instants, min_size=0, max_size=8),
+    days=st.lists(st.integers(0, 15), min_size=8, max_size=8),
+)
+@example(region="EMEA", starts=[local(AMS, 2025, 10, 26, 2, 30, fold=1)], days=[1] * 8)
+def test_int64_form_agrees_with_scalar(region: str, starts: list[datetime], days: list[int]) -> None:
+    counts = np.array(days[: len(starts)], dtype=np.int64)
+    got = calendar.add_business_days_ns(region, np.array([_ns(s) for s in starts], dtype=np.int64), counts)
+    assert got.dtype == np.int64
+    expected = [_ns(add_business_days(region, s, int(n)).astimezone(UTC)) for s, n in zip(starts, counts, strict=True)]
+    assert got.tolist() == expected
+
+
+def test_int64_form_keeps_nat_and_checks_its_inputs() -> None:
+    nat = np.iinfo(np.int64).min
+    friday = _ns(local(AMS, 2025, 1, 3, 15))
+    got = calendar.add_business_days_ns("emea", np.array([friday, nat, friday]), np.array([1, 1, 0]))
+    assert got.tolist() == [_ns(local(AMS, 2025, 1, 6, 15)), nat, friday]
+    assert calendar.add_business_days_ns("EMEA", np.array([nat]), 1).tolist() == [nat]
+    assert calendar.add_business_days_ns("EMEA", np.array([], dtype=np.int64), 1).tolist() == []
+    with pytest.raises(TypeError, match="starts_ns"):
+        calendar.add_business_days_ns("EMEA", np.array([1.5]), 1)
+    with pytest.raises(TypeError, match="days must be integers"):
+        calendar.add_business_days_ns("EMEA", np.array([friday]), 1.5)
+    with pytest.raises(ValueError, match="days must be >= 0"):
+        calendar.add_business_days_ns("EMEA", np.array([friday]), -1)
+    with pytest.raises(ValueError, match="unknown region"):
+        calendar.add_business_days_ns("MARS", np.array([friday]), 1)

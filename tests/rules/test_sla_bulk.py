@@ -12,7 +12,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from di_ops.rules.sla import response_due, response_status
-from di_ops.rules.sla_bulk import response_due_bulk, response_status_bulk
+from di_ops.rules.sla_bulk import (
+    STATUS_NAMES,
+    response_due_and_status_ns,
+    response_due_bulk,
+    response_status_bulk,
+)
 from di_ops.settings import Objective, policy
 from tests.rules.test_sla import GOLDEN, TRANSITIONS, US, instants, local
 
@@ -142,3 +147,27 @@ def test_many_rows_agree() -> None:
         for i in range(n)
     ]
     assert_agrees(data, TRANSITIONS[3])
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases(), instants)
+def test_due_and_status_at_once_agree_with_scalar_also_from_categoricals(data: list[Case], as_of: datetime) -> None:
+    plain = frame(data)
+    labelled = plain.assign(severity=plain["severity"].astype("category"), region=plain["region"].astype("category"))
+    for form in (plain, labelled):
+        due, code = response_due_and_status_ns(form, as_of)
+        assert due.dtype == np.int64 and code.dtype == np.int8
+        for row, (severity, region, opened, response) in enumerate(data):
+            assert due[row] == pd.Timestamp(response_due(severity, opened, region)).as_unit("ns").value
+            assert STATUS_NAMES[code[row]] == response_status(severity, opened, response, region, as_of)
+    assert response_status_bulk(labelled, as_of).tolist() == response_status_bulk(plain, as_of).tolist()
+
+
+def test_categorical_labels_only_normalise_the_categories_in_use() -> None:
+    data = frame([("S3", "EMEA", datetime(2025, 1, 3, 15, tzinfo=UTC), None)])
+    data["severity"] = pd.Categorical(["S3"], categories=["S3", "S9"])  # S9 unused: not an error
+    data["region"] = pd.Categorical(["EMEA"], categories=["EMEA", "MARS"])
+    assert response_due_bulk(data).tolist() == [response_due("S3", datetime(2025, 1, 3, 15, tzinfo=UTC), "EMEA")]
+    data["severity"] = pd.Categorical([None], categories=["S3"])  # a missing severity is still an error
+    with pytest.raises(ValueError, match="unknown severity"):
+        response_due_bulk(data)

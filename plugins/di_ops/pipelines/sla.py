@@ -277,7 +277,7 @@ def audit_cases(plan: dict[str, Any]) -> dict[str, Any]:
         "source_digest": plan["source_digest"],
         "cases_audited": len(judged),
         "left_out": left_out,
-        "status_counts": {str(k): int(v) for k, v in judged["status"].value_counts().items()},
+        "status_counts": {str(k): int(v) for k, v in judged["status"].value_counts().items() if v},
         "compliance": rows,
         "misclassification": misclassification(judged),
         "breaches_by_region": breaches_by(judged, "region"),

@@ -238,22 +238,58 @@ def add_business_days_bulk(region: str, starts: Any, days: Any) -> Any:
     count = count.astype(np.int64)
     if (count < 0).any():
         raise ValueError(f"days must be >= 0, got {int(count.min())}")
-    valid = ~np.asarray(utc.isna())
-    result = np.asarray(utc.tz_localize(None).values, dtype="datetime64[ns]").copy()
-    todo = valid & (count > 0)
-    if todo.any():
-        result[todo] = _bulk_due(name, zone_name, utc[todo], count[todo])
-    out = pd.Series(pd.DatetimeIndex(result).tz_localize("UTC"), index=index)
+    utc_ns = np.asarray(utc.as_unit("ns").asi8, dtype=np.int64)
+    result = _business_days_ns(name, zone_name, utc_ns, count)
+    out = pd.Series(pd.DatetimeIndex(result.view("datetime64[ns]")).tz_localize("UTC"), index=index)
     return out.astype("datetime64[ns, UTC]")
 
 
-def _bulk_due(name: str, zone_name: str, utc: Any, count: Any) -> Any:
-    """UTC datetime64[ns] due times for aware ``utc`` starts and positive ``count``."""
+_NAT = -(2**63)  # numpy's NaT as int64
+
+
+def add_business_days_ns(region: str, starts_ns: Any, days: Any) -> Any:
+    """Vectorised :func:`add_business_days` on int64 nanoseconds since the epoch (UTC), in and out.
+
+    Source: DOMAIN.md §7 (same arithmetic as the scalar form, which it agrees with exactly).
+    The form for bulk work that keeps instants as integers (no timezone-aware pandas
+    objects): ``starts_ns`` an int64 array (NaT = int64 min stays NaT), ``days`` an int or an
+    int array (>= 0) of the same length; returns a new int64 array.
+    """
+    import numpy as np
+
+    name = normalise_region(region)
+    zone_name = regions_config().regions[name].zone
+    starts = np.asarray(starts_ns)
+    if not np.issubdtype(starts.dtype, np.integer):
+        raise TypeError(f"starts_ns must be int64 nanoseconds, got dtype {starts.dtype}")
+    count = np.broadcast_to(np.asarray(days), starts.shape)
+    if count.size and not np.issubdtype(count.dtype, np.integer):
+        raise TypeError(f"days must be integers, got dtype {count.dtype}")
+    count = count.astype(np.int64)
+    if (count < 0).any():
+        raise ValueError(f"days must be >= 0, got {int(count.min())}")
+    return _business_days_ns(name, zone_name, starts.astype(np.int64), count)
+
+
+def _business_days_ns(name: str, zone_name: str, utc_ns: Any, count: Any) -> Any:
+
+    result = utc_ns.copy()
+    todo = (utc_ns != _NAT) & (count > 0)
+    if todo.size and todo.all():  # the common case: no gathering
+        result = _bulk_due(name, zone_name, utc_ns, count)
+    elif todo.any():
+        result[todo] = _bulk_due(name, zone_name, utc_ns[todo], count[todo])
+    return result
+
+
+def _bulk_due(name: str, zone_name: str, utc_ns: Any, count: Any) -> Any:
+    """UTC int64 ns due times for int64 ns UTC starts (no NaT) and positive ``count``."""
     import numpy as np
     import pandas as pd
 
+    utc = pd.DatetimeIndex(utc_ns.view("datetime64[ns]")).tz_localize("UTC")
     wall_index = utc.tz_convert(zone_name).tz_localize(None)
-    wall = np.asarray(wall_index.values, dtype="datetime64[ns]")
+    wall = np.asarray(wall_index.as_unit("ns").asi8, dtype=np.int64).view("datetime64[ns]")
     day = wall.astype("datetime64[D]")
     used = wall - day.astype("datetime64[ns]")
     weekmask = _weekmask()
@@ -273,12 +309,13 @@ def _bulk_due(name: str, zone_name: str, utc: Any, count: Any) -> Any:
     due_wall = due_day.astype("datetime64[ns]") + np.where(partial, used, np.timedelta64(0, "ns"))
     ambiguous_first = np.ones(len(due_wall), dtype=bool)  # True = the DST reading = the first occurrence
     due = pd.DatetimeIndex(due_wall).tz_localize(zone_name, ambiguous=ambiguous_first, nonexistent="shift_forward")
-    due_utc = np.array(due.tz_convert("UTC").tz_localize(None).values, dtype="datetime64[ns]")
+    due_utc = np.asarray(due.as_unit("ns").asi8, dtype=np.int64).copy()
     # Starts in the second pass of a repeated hour on a counted day: the counted clock stands
     # still there (module docstring); rare, so the scalar form handles them.
     reread = wall_index.tz_localize(zone_name, ambiguous=ambiguous_first, nonexistent="shift_forward")
-    second_pass = np.asarray(reread.tz_convert("UTC") != utc) & business
+    second_pass = (np.asarray(reread.as_unit("ns").asi8) != utc_ns) & business
     for position in np.flatnonzero(second_pass):
-        fixed = add_business_days(name, utc[position].to_pydatetime(), int(count[position]))
-        due_utc[position] = np.datetime64(fixed.astimezone(UTC).replace(tzinfo=None), "ns")
+        start = pd.Timestamp(int(utc_ns[position]), tz="UTC").to_pydatetime()
+        fixed = add_business_days(name, start, int(count[position]))
+        due_utc[position] = int(pd.Timestamp(fixed.astimezone(UTC)).as_unit("ns").value)
     return due_utc

@@ -18,7 +18,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 from di_ops import settings
-from di_ops.rules.calendar import add_business_days_bulk
+from di_ops.rules.calendar import add_business_days_ns
 from di_ops.rules.common import normalise_region, require_aware
 from di_ops.rules.severity import normalise_severity
 from di_ops.settings import SlaPolicy
@@ -41,11 +41,25 @@ def _utc_ns(values: Any, column: str) -> NDArray[np.int64]:
 
 
 def _label_codes(values: Any, normalise: Any) -> tuple[NDArray[np.intp], list[str]]:
-    """Normalise a label column once per distinct value (not per row): row codes into canonical names."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
-    canonical = [normalise(value) for value in uniques]
-    names = sorted(set(canonical))
-    lookup = np.array([names.index(name) for name in canonical], dtype=np.intp)
+    """Normalise a label column once per distinct value (not per row): row codes into canonical names.
+
+    A Categorical column is read through its codes (only the categories in use are normalised).
+    """
+    series = pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = np.asarray(series.array.codes, dtype=np.intp)
+        categories = list(series.array.categories)
+        used = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
+        uniques: list[Any] = [c if used[i] else None for i, c in enumerate(categories)]
+        if (codes < 0).any():
+            uniques.append(np.nan)
+            codes = np.where(codes < 0, len(categories), codes)
+        canonical = [None if u is None and i < len(categories) else normalise(u) for i, u in enumerate(uniques)]
+    else:
+        codes, found = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+        canonical = [normalise(value) for value in found]
+    names = sorted({name for name in canonical if name is not None})
+    lookup = np.array([names.index(name) if name is not None else -1 for name in canonical], dtype=np.intp)
     return lookup[codes], names
 
 
@@ -63,12 +77,10 @@ def _due_ns(frame: Any, policy: SlaPolicy | None) -> tuple[NDArray[np.int64], ND
     due = opened + minutes[severity] * _MINUTE_NS if severities else opened.copy()
     business_days = days[severity] if severities else np.zeros(0, dtype=np.int64)
     counted = business_days > 0
-    for code, name in enumerate(regions):
-        rows = counted & (region == code)
-        if rows.any():
-            starts = pd.Series(opened[rows].view("datetime64[ns]")).dt.tz_localize("UTC")
-            result = add_business_days_bulk(name, starts, business_days[rows])
-            due[rows] = np.asarray(result.dt.tz_convert("UTC").dt.as_unit("ns").astype("int64"), dtype=np.int64)
+    for code, name in enumerate(regions):  # one pass per region, on int64 instants
+        rows = np.flatnonzero(counted & (region == code))
+        if rows.size:
+            due[rows] = add_business_days_ns(name, opened[rows], business_days[rows])
     return due, opened
 
 
@@ -81,12 +93,14 @@ def response_due_bulk(frame: Any, *, policy: SlaPolicy | None = None) -> Any:
     return pd.Series(due.view("datetime64[ns]"), index=frame.index, name="response_due").dt.tz_localize("UTC")
 
 
-def response_status_bulk(frame: Any, as_of: datetime, *, policy: SlaPolicy | None = None) -> Any:
-    """The status of each case at ``as_of`` ("met", "breached", "pending"): a Series on the frame's index.
+def response_due_and_status_ns(
+    frame: Any, as_of: datetime, *, policy: SlaPolicy | None = None
+) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
+    """Due times (int64 ns, UTC) and status codes (0 met, 1 breached, 2 pending; :data:`STATUS_NAMES`) at once.
 
-    Vectorised :func:`di_ops.rules.sla.response_status`, same rules: met at
-    exactly the due time; a response dated after ``as_of`` is not known yet; a
-    response before ``opened_at`` raises ValueError naming the row.
+    The due times are computed once for both; same rules and errors as
+    :func:`response_due_bulk` and :func:`response_status_bulk` (which agree exactly with
+    :func:`di_ops.rules.sla.response_due` and :func:`di_ops.rules.sla.response_status`).
     Source: DOMAIN.md §7.
     """
     as_of_ns = int(pd.Timestamp(require_aware(as_of, "as_of")).as_unit("ns").value)
@@ -100,5 +114,17 @@ def response_status_bulk(frame: Any, as_of: datetime, *, policy: SlaPolicy | Non
     known = has_response & (responded <= as_of_ns)
     met = known & (responded <= due)
     breached = (known & (responded > due)) | (~known & (as_of_ns > due))
-    code = np.where(met, 0, np.where(breached, 1, 2))
+    code = np.where(met, 0, np.where(breached, 1, 2)).astype(np.int8)
+    return due, code
+
+
+def response_status_bulk(frame: Any, as_of: datetime, *, policy: SlaPolicy | None = None) -> Any:
+    """The status of each case at ``as_of`` ("met", "breached", "pending"): a Series on the frame's index.
+
+    Vectorised :func:`di_ops.rules.sla.response_status`, same rules: met at
+    exactly the due time; a response dated after ``as_of`` is not known yet; a
+    response before ``opened_at`` raises ValueError naming the row.
+    Source: DOMAIN.md §7.
+    """
+    _, code = response_due_and_status_ns(frame, as_of, policy=policy)
     return pd.Series(STATUS_NAMES[code], index=frame.index, name="response_status", dtype=object)
