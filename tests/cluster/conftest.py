@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -60,16 +63,71 @@ class AirflowApi:
         return list(response.json()["task_instances"])
 
 
+def _demo(step: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "include.demo.runs", step],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"include.demo.runs {step} failed:\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The topology with the demo's inputs (fleet, backup store, COP repository + loopback sshd, DI lab)
+    and a loopback SMTP sink, so that every pipeline can run on it to the end."""
     if not port_open("127.0.0.1", 5432):
         service_missing("PostgreSQL", "nothing listens on 127.0.0.1:5432")
     if not port_open("127.0.0.1", 6379):
         service_missing("Redis", "nothing listens on 127.0.0.1:6379")
+    from include.demo.smtp_sink import start as start_smtp
+
     home = tmp_path_factory.mktemp("cluster")
+    data = home / "data"
     suffix = uuid.uuid4().hex[:8]
-    env = {
+    smtp_port = free_port()
+    smtp = start_smtp(home / "outbox", port=smtp_port)
+    base = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DI_OPS"))},
+        "PYTHONPATH": f"{REPO / 'plugins'}:{REPO}",
+        "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
+        "DI_OPS_DATA_DIR": str(data),
+        "DI_OPS_SFTP_PORT": str(free_port()),
+    }
+    demo_env = dict(line.removeprefix("export ").split("=", 1) for line in _demo("env", base).splitlines() if line)
+    demo_env = {k: shlex.split(v)[0] for k, v in demo_env.items()}
+    _demo("prepare", {**base, **demo_env})
+    services = []
+    for line in _demo("services", {**base, **demo_env}).splitlines():
+        argv = json.loads(line)
+        if argv[0] == "airflow":
+            continue  # Airflow CLI steps (the pool) run once the cluster is up
+        services.append(
+            subprocess.Popen(
+                argv,
+                env={**base, **demo_env},
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+    env = {
+        **base,
+        **demo_env,
+        "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "di-ops@localhost"},
+            }
+        ),
+        "DI_OPS_CLUSTER_DATA_DIR": str(data),
         "DI_OPS_CLUSTER_HOME": str(home),
         "DI_OPS_CLUSTER_PORT": str(free_port()),
         "DI_OPS_CLUSTER_SCHEDULER_HEALTH_PORT": str(free_port()),
@@ -88,9 +146,23 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     )
     try:
         assert up.returncode == 0, f"make cluster failed:\n{up.stdout}\n{up.stderr}"
+        pool = subprocess.run(
+            ["bash", "-c", f"source {REPO}/include/cluster/env.sh && airflow pools set cop_upload 2 COP"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert pool.returncode == 0, pool.stderr
         api = AirflowApi(f"http://127.0.0.1:{env['DI_OPS_CLUSTER_PORT']}", home)
-        yield {"api": api, "env": env, "home": home}
+        yield {"api": api, "env": env, "home": home, "data": data, "outbox": home / "outbox"}
     finally:
+        smtp.stop()
+        for proc in services:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         pids = [int(p.read_text()) for p in (home / "pids").glob("*.pid")]
         subprocess.run(["bash", str(REPO / "include/cluster/down.sh")], env=env, capture_output=True, timeout=120)
         alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
