@@ -1,0 +1,121 @@
+"""
+### ops_housekeeping
+
+Applies the retention settings of `include/config/housekeeping.yaml` to the tool's **own** outputs:
+per-run report folders (retention runs, SLA reports, upgrade reports, COP run reports, its own
+reports), GX validation results with their Data Docs pages, and ops-DB history rows (each table its
+own age; the audit log is kept longest). Backup tombstones belong to `backup_retention`: they are
+only reported.
+
+Never deletes anything written within `active_guard_hours` (a run may still use it); deletes go
+through a trash folder (rename, then remove), so a crash or a rerun finishes the job. `dry_run`
+decides and reports, and deletes nothing. Every decision is in `audit_log`
+(`housekeeping.delete`, `housekeeping.keep`) and in `reports/housekeeping/<run>/`.
+Guide: `docs/pipelines/housekeeping.md`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from di_ops.pipelines.common import AS_OF_PARAM, DRY_RUN_PARAM, change_freeze_gate, default_args
+from di_ops.settings_housekeeping import housekeeping_settings
+
+DAG_ID = "ops_housekeeping"
+# Deletes files in the data folder: dry_run Param and the change-freeze gate.
+CHANGES_OUTSIDE_OPS_DB = True
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=housekeeping_settings().schedule,
+    catchup=False,
+    max_active_runs=1,
+    tags=["di-ops", "housekeeping"],
+    default_args=default_args(),
+    doc_md=__doc__,
+    params={
+        DRY_RUN_PARAM: Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Decide and report (audit log, decisions.json, summary.json); delete nothing.",
+        ),
+        AS_OF_PARAM: Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="As of",
+            description="Ages are measured from this instant (with a zone). Empty: the logical date, else "
+            "run_after. Whatever it says, nothing written within active_guard_hours of now is deleted.",
+        ),
+    },
+)
+def ops_housekeeping() -> None:
+    def _run() -> tuple[dict, str, str, object, bool]:
+        from di_ops.pipelines.housekeeping import resolve
+
+        context = get_current_context()
+        params = context["params"]
+        as_of = resolve(params, context.get("logical_date"), context["dag_run"].run_after)
+        return params, context["dag_run"].dag_id, context["dag_run"].run_id, as_of, bool(params[DRY_RUN_PARAM])
+
+    @task
+    def prune_outputs() -> dict:
+        from datetime import UTC, datetime
+
+        from di_ops.adapters.opsdb import ops_engine
+        from di_ops.pipelines import housekeeping
+
+        _params, dag_id, run_id, as_of, dry_run = _run()
+        return housekeeping.prune_outputs(
+            ops_engine(), dag_id=dag_id, run_id=run_id, as_of=as_of, now=datetime.now(UTC), dry_run=dry_run
+        )
+
+    @task
+    def prune_history() -> dict:
+        from datetime import UTC, datetime
+
+        from di_ops.adapters.opsdb import ops_engine
+        from di_ops.pipelines import housekeeping
+
+        _params, dag_id, run_id, as_of, dry_run = _run()
+        return housekeeping.prune_history(
+            ops_engine(), dag_id=dag_id, run_id=run_id, as_of=as_of, now=datetime.now(UTC), dry_run=dry_run
+        )
+
+    @task
+    def report_tombstones() -> dict:
+        from di_ops.adapters.opsdb import ops_engine
+        from di_ops.pipelines import housekeeping
+
+        _params, _dag_id, _run_id, as_of, _dry_run = _run()
+        store, note = housekeeping.open_store_if_configured()
+        try:
+            return {**housekeeping.report_tombstones(ops_engine(), as_of=as_of, store=store), "store": note}
+        finally:
+            if store is not None:
+                store.close()
+
+    @task
+    def write_summary(outputs: dict, history: dict, tombstones: dict) -> dict:
+        from di_ops.pipelines import housekeeping
+
+        _params, dag_id, run_id, as_of, dry_run = _run()
+        return housekeeping.write_summary(
+            dag_id=dag_id,
+            run_id=run_id,
+            as_of=as_of,
+            dry_run=dry_run,
+            outputs=outputs,
+            history=history,
+            tombstones=tombstones,
+        )
+
+    gate = change_freeze_gate()
+    outputs, history, tombstones = prune_outputs(), prune_history(), report_tombstones()
+    gate >> [outputs, history, tombstones]
+    write_summary(outputs, history, tombstones)
+
+
+ops_housekeeping()
