@@ -107,5 +107,48 @@ def smtp_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     controller.stop()
 
 
+PG_ADMIN_URL = os.environ.get("DI_OPS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database on 127.0.0.1:5432; dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    if not port_open("127.0.0.1", 5432):
+        service_missing("PostgreSQL", "nothing listens on 127.0.0.1:5432")
+    name = f"di_ops_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ops_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The ops DB URL, once on a SQLite file and once on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ops.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def migrated_ops_db(ops_url: str):  # type: ignore[no-untyped-def]
+    """An engine on ``ops_url`` with every migration applied (SQLite and PostgreSQL)."""
+    from di_ops.db.engine import make_engine, upgrade
+
+    engine = make_engine(ops_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_HOME, ignore_errors=True)

@@ -3,9 +3,7 @@ changes, aware UTC datetimes back from both dialects, every decision an event pl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -21,21 +19,15 @@ from di_ops.adapters.upgrade_store import (
     record_outcome,
     run_events,
 )
-from di_ops.db.engine import make_engine, upgrade
 from di_ops.upgrade_plans import reschedule, transition
-from tests.db.conftest import pg_url  # noqa: F401 - fixture
 
 AT = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
 START = datetime(2026, 6, 15, 19, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'ops.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    eng = make_engine(url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
+@pytest.fixture
+def engine(migrated_ops_db: Engine) -> Engine:
+    return migrated_ops_db
 
 
 def _row(upgrade_id: str = "A004-cucm~15.0SU2~20260615", cluster_id: str = "A004-cucm") -> dict:

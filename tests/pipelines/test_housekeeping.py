@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import Engine, create_engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select
 
 from di_ops.adapters.backup_store import FsStore
 from di_ops.db import schema
@@ -19,7 +18,6 @@ from di_ops.db.engine import make_engine, upgrade
 from di_ops.pipelines import housekeeping as hk
 from di_ops.settings import ConfigError
 from di_ops.settings_housekeeping import housekeeping_settings
-from tests.conftest import port_open, service_missing
 
 NOW = datetime(2026, 11, 27, 4, 15, tzinfo=UTC)
 DAG = "ops_housekeeping"
@@ -288,32 +286,10 @@ def test_the_shipped_settings_are_valid() -> None:
 
 # --- ops-DB history, SQLite and PostgreSQL (the tests/db fixture pattern) ------------------------
 
-PG_ADMIN_URL = os.environ.get("DI_OPS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    if not port_open("127.0.0.1", 5432):
-        service_missing("PostgreSQL", "nothing listens on 127.0.0.1:5432")
-    name = f"di_ops_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ops_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'ops.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    engine = make_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def ops_db(migrated_ops_db: Engine) -> Engine:
+    return migrated_ops_db
 
 
 def days_ago(n: float) -> datetime:
