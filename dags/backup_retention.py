@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
 from di_ops.pipelines.retention_approval import RESPONSE_KEY, RecordedApprovalOperator
 from di_ops.settings_retention import retention_settings
@@ -52,6 +53,7 @@ def _run_dir() -> str:
     max_active_runs=1,
     tags=["di-ops", "backups", "housekeeping"],
     default_args=default_args(),
+    deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
         "dry_run": Param(

@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task, task_group
 
+from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
 from di_ops.settings import regions_config
 from di_ops.settings_certificates import certificates_config
@@ -48,6 +49,7 @@ def build(region: str):  # type: ignore[no-untyped-def]
         max_active_runs=1,
         tags=["di-ops", "certificates"],
         default_args=default_args(),
+        deadline=deadline_alerts(f"{DAG_ID}_{region.lower()}", family=DAG_ID, region=region),
         doc_md=__doc__,
         params={
             "window": Param(

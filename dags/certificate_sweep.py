@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
 from di_ops.settings_certificates import certificates_config
 
@@ -34,6 +35,7 @@ CHANGES_OUTSIDE_OPS_DB = True
     max_active_runs=1,
     tags=["di-ops", "certificates"],
     default_args=default_args(),
+    deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
         "as_of": Param(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
 from di_ops.settings_cop import cop_settings
 
@@ -51,6 +52,7 @@ def _run_facts() -> dict:
     max_active_runs=1,
     tags=["di-ops", "cop"],
     default_args=default_args(),
+    deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
         "dry_run": Param(False, type="boolean", description="Validate and plan only: no upload, no notice, no move."),

@@ -15,6 +15,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from di_ops.assets import INVENTORY
+from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import default_args
 from di_ops.settings import pipelines
 
@@ -30,6 +31,7 @@ CHANGES_OUTSIDE_OPS_DB = False
     max_active_runs=1,
     tags=["di-ops", "inventory"],
     default_args=default_args(),
+    deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
         "inventory_folder": Param(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import AS_OF_PARAM, default_args
 from di_ops.settings_sla import sla_settings
 
@@ -38,6 +39,7 @@ CHANGES_OUTSIDE_OPS_DB = False
     max_active_runs=1,  # one GX file context and one history table: runs go one at a time
     tags=["di-ops", "sla"],
     default_args=default_args(),
+    deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
         "export_path": Param(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
 
 DAG_ID = "upgrade_reschedule"
@@ -28,6 +29,7 @@ CHANGES_OUTSIDE_OPS_DB = True
     max_active_runs=1,  # one decision at a time: a reschedule reads and then moves the plan
     tags=["di-ops", "upgrades"],
     default_args=default_args(),
+    deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
         "upgrade": Param(

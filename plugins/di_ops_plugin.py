@@ -1,9 +1,11 @@
-"""The project's AirflowPlugin: registers only what Airflow must see (timetables, the SLA reports view)."""
+"""The project's AirflowPlugin: registers only what Airflow must see (timetables, deadline references,
+the SLA reports view)."""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from di_ops.deadlines import REFERENCES
 from di_ops.reports_app import URL_PREFIX
 from di_ops.reports_app import app as sla_reports_app
 from di_ops.timetables import MaintenanceWindowTimetable
@@ -12,6 +14,7 @@ from di_ops.timetables import MaintenanceWindowTimetable
 class DiOpsPlugin(AirflowPlugin):
     name = "di_ops"
     timetables = [MaintenanceWindowTimetable]
+    deadline_references = list(REFERENCES)
     # The SLA reports app checks the Airflow login itself (di_ops.reports_app.require_reader).
     fastapi_apps = [{"app": sla_reports_app, "url_prefix": URL_PREFIX, "name": "SLA reports"}]
     external_views = [

@@ -8,7 +8,7 @@ Every number of DOMAIN.md lives once in those files; this module loads them once
 from __future__ import annotations
 
 import os
-from datetime import date, time
+from datetime import date, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -231,6 +231,36 @@ class AlertSettings(_Frozen):
     smtp_conn_id: str = "smtp_default"
 
 
+class DeadlineSpec(_Frozen):
+    """When a run must be finished (exactly one of the three kinds)."""
+
+    local_time: time | None = None
+    regions: tuple[str, ...] = ()
+    window_close: bool = False
+    after_queued: timedelta | None = Field(default=None, gt=timedelta(0))
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DeadlineSpec:
+        kinds = [self.local_time is not None, self.window_close, self.after_queued is not None]
+        if sum(kinds) != 1:
+            raise ValueError("give exactly one of local_time, window_close, after_queued")
+        if self.regions and self.local_time is None:
+            raise ValueError("regions only goes with local_time")
+        return self
+
+
+class DeadlineSettings(_Frozen):
+    default: DeadlineSpec
+    dags: dict[str, DeadlineSpec] = Field(default_factory=dict)
+
+    def for_dag(self, dag_id: str, family: str | None = None) -> DeadlineSpec:
+        """The DAG's own entry, else its family's (the DAG file), else the default."""
+        for key in (dag_id, family):
+            if key is not None and key in self.dags:
+                return self.dags[key]
+        return self.default
+
+
 class PipelinesConfig(_Frozen):
     owner: str
     tags: tuple[str, ...]
@@ -238,6 +268,7 @@ class PipelinesConfig(_Frozen):
     default_retries: int = Field(ge=0)
     inventory: InventorySettings
     alerts: AlertSettings
+    deadlines: DeadlineSettings
 
 
 # --- loading --------------------------------------------------------------------------------

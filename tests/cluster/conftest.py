@@ -40,10 +40,10 @@ class AirflowApi:
             time.sleep(2)
         raise TimeoutError(f"DAG {dag_id} was not parsed within {timeout} s")
 
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None) -> str:
         self.wait_for_dag(dag_id)
         self.client.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-        response = self.client.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+        response = self.client.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf or {}})
         response.raise_for_status()
         return str(response.json()["dag_run_id"])
 
