@@ -29,6 +29,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
+from di_ops.pipelines.params import as_of_param, customers_param, dry_run_param
 from di_ops.pipelines.retention_approval import RESPONSE_KEY, RecordedApprovalOperator
 from di_ops.settings_retention import retention_settings
 
@@ -56,27 +57,12 @@ def _run_dir() -> str:
     deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Scan, check, plan and report; delete nothing (also allowed during a change freeze).",
+        "dry_run": dry_run_param("Scan, check, plan and report; delete nothing (also allowed during a change freeze)."),
+        "as_of": as_of_param(
+            "The instant ages are measured from (ISO-8601 with a zone). "
+            "Empty: the run's logical date, or its run_after for a manual run."
         ),
-        "as_of": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="As of",
-            description="The instant ages are measured from (ISO-8601 with a zone). "
-            "Empty: the run's logical date, or its run_after for a manual run.",
-        ),
-        "customers": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string"},
-            title="Customers",
-            description="Only these customer ids (folders at the store root). Empty: every customer.",
-        ),
+        "customers": customers_param("Only these customer ids (folders at the store root). Empty: every customer."),
         "verify_checksums": Param(
             False,
             type="boolean",

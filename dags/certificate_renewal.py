@@ -26,6 +26,7 @@ from airflow.sdk import Param, dag, get_current_context, task, task_group
 
 from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
+from di_ops.pipelines.params import customers_param, dry_run_param
 from di_ops.settings import regions_config
 from di_ops.settings_certificates import certificates_config
 from di_ops.timetables import MaintenanceWindowTimetable
@@ -60,16 +61,10 @@ def build(region: str):  # type: ignore[no-untyped-def]
                 description=f"Any instant inside the {region} maintenance window to work in (ISO 8601 with zone). "
                 "Empty: the window this run was scheduled for.",
             ),
-            "customers": Param(
-                [],
-                type="array",
-                items={"type": "string"},
-                title="Customers",
-                description="Only these customer ids. Empty: every planned renewal of the window.",
+            "customers": customers_param(
+                "Only these customer ids. Empty: every planned renewal of the window.", nullable=False
             ),
-            "dry_run": Param(
-                False, type="boolean", title="Dry run", description="Select and log; call no admin API, send nothing."
-            ),
+            "dry_run": dry_run_param("Select and log; call no admin API, send nothing."),
         },
     )
     def certificate_renewal() -> None:

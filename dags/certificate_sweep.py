@@ -21,6 +21,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
+from di_ops.pipelines.params import as_of_param, customers_param, dry_run_param
 from di_ops.settings_certificates import certificates_config
 
 DAG_ID = "certificate_sweep"
@@ -38,19 +39,11 @@ CHANGES_OUTSIDE_OPS_DB = True
     deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
-        "as_of": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="As of",
-            description="The instant to plan for (ISO 8601 with zone). Empty: the run's logical date, else run_after.",
+        "as_of": as_of_param(
+            "The instant to plan for (ISO 8601 with zone). Empty: the run's logical date, else run_after."
         ),
-        "customers": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            title="Customers",
-            description="Only these customer ids. Empty: every customer of the inventory snapshot.",
+        "customers": customers_param(
+            "Only these customer ids. Empty: every customer of the inventory snapshot.", nullable=False
         ),
         "lookahead_days": Param(
             certificates_config().sweep.lookahead_days,
@@ -60,9 +53,7 @@ CHANGES_OUTSIDE_OPS_DB = True
             title="Lookahead (days)",
             description="Plan certificates that expire within this many days of as_of (certificates.yaml default).",
         ),
-        "dry_run": Param(
-            False, type="boolean", title="Dry run", description="Probe and plan; record notices, send none."
-        ),
+        "dry_run": dry_run_param("Probe and plan; record notices, send none."),
     },
 )
 def certificate_sweep() -> None:

@@ -23,6 +23,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
+from di_ops.pipelines.params import as_of_param, dry_run_param
 from di_ops.settings_cop import cop_settings
 
 DAG_ID = "cop_upload"
@@ -55,12 +56,9 @@ def _run_facts() -> dict:
     deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
-        "dry_run": Param(False, type="boolean", description="Validate and plan only: no upload, no notice, no move."),
-        "as_of": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            description="Decide as of this instant (ISO 8601 with zone). Empty: the run's logical date / run_after.",
+        "dry_run": dry_run_param("Validate and plan only: no upload, no notice, no move."),
+        "as_of": as_of_param(
+            "Decide as of this instant (ISO 8601 with zone). Empty: the run's logical date / run_after."
         ),
         "customer_id": Param(
             None, type=["null", "string"], description="Manual request: the customer id (inventory) to upload to."

@@ -16,10 +16,11 @@ Guide: `docs/pipelines/housekeeping.md`.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
 from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import AS_OF_PARAM, DRY_RUN_PARAM, change_freeze_gate, default_args
+from di_ops.pipelines.params import as_of_param, dry_run_param
 from di_ops.settings_housekeeping import housekeeping_settings
 
 DAG_ID = "ops_housekeeping"
@@ -37,19 +38,10 @@ CHANGES_OUTSIDE_OPS_DB = True
     deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
-        DRY_RUN_PARAM: Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Decide and report (audit log, decisions.json, summary.json); delete nothing.",
-        ),
-        AS_OF_PARAM: Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="As of",
-            description="Ages are measured from this instant (with a zone). Empty: the logical date, else "
-            "run_after. Whatever it says, nothing written within active_guard_hours of now is deleted.",
+        DRY_RUN_PARAM: dry_run_param("Decide and report (audit log, decisions.json, summary.json); delete nothing."),
+        AS_OF_PARAM: as_of_param(
+            "Ages are measured from this instant (with a zone). Empty: the logical date, else "
+            "run_after. Whatever it says, nothing written within active_guard_hours of now is deleted."
         ),
     },
 )

@@ -25,6 +25,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import AS_OF_PARAM, default_args
+from di_ops.pipelines.params import as_of_param, customers_param
 from di_ops.settings_sla import sla_settings
 
 DAG_ID = "sla_audit"
@@ -49,12 +50,8 @@ CHANGES_OUTSIDE_OPS_DB = False
             description="A file or folder of TAC case exports (.csv, .json, .jsonl). "
             "Empty: sla.yaml export_path under the data folder.",
         ),
-        AS_OF_PARAM: Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="As of",
-            description="The instant the audit judges at (ISO-8601 with zone). Empty: the run's logical date.",
+        AS_OF_PARAM: as_of_param(
+            "The instant the audit judges at (ISO-8601 with zone). Empty: the run's logical date."
         ),
         "period_start": Param(
             None,
@@ -77,13 +74,7 @@ CHANGES_OUTSIDE_OPS_DB = False
             title="Regions",
             description="Audit only these regions (AMER, APJC, AUS, EMEA). Empty: all.",
         ),
-        "customers": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            title="Customers",
-            description="Audit only these customer ids. Empty: all.",
-        ),
+        "customers": customers_param("Audit only these customer ids. Empty: all.", nullable=False),
     },
 )
 def sla_audit() -> None:

@@ -20,6 +20,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
+from di_ops.pipelines.params import as_of_param, customers_param, dry_run_param
 from di_ops.settings_upgrades import upgrade_settings
 
 DAG_ID = "upgrade_eligibility"
@@ -37,23 +38,9 @@ CHANGES_OUTSIDE_OPS_DB = True
     deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
-        "dry_run": Param(
-            False, type="boolean", title="Dry run", description="Assess, plan and report; record and send nothing."
-        ),
-        "as_of": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="As of",
-            description="Decide as of this instant (with a zone). Empty: the run's logical date, else its start.",
-        ),
-        "customers": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "string"},
-            title="Customers",
-            description="Only these customer ids. Empty: every customer of the inventory snapshot.",
-        ),
+        "dry_run": dry_run_param("Assess, plan and report; record and send nothing."),
+        "as_of": as_of_param("Decide as of this instant (with a zone). Empty: the run's logical date, else its start."),
+        "customers": customers_param("Only these customer ids. Empty: every customer of the inventory snapshot."),
         "announce_release": Param(
             None,
             type=["null", "string"],

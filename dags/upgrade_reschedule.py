@@ -16,6 +16,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from di_ops.deadlines import deadline_alerts
 from di_ops.pipelines.common import change_freeze_gate, default_args
+from di_ops.pipelines.params import as_of_param, dry_run_param
 
 DAG_ID = "upgrade_reschedule"
 # Sends the updated notice (e-mail): dry_run Param and the change-freeze gate.
@@ -48,16 +49,8 @@ CHANGES_OUTSIDE_OPS_DB = True
             "or a date-time with zone inside a window.",
         ),
         "reason": Param("", type="string", minLength=1, title="Reason", description="Why the partner moves the date."),
-        "as_of": Param(
-            None,
-            type=["null", "string"],
-            format="date-time",
-            title="Requested at",
-            description="When the partner asked (with a zone). Empty: the run's start.",
-        ),
-        "dry_run": Param(
-            False, type="boolean", title="Dry run", description="Decide and explain; record and send nothing."
-        ),
+        "as_of": as_of_param("When the partner asked (with a zone). Empty: the run's start.", title="Requested at"),
+        "dry_run": dry_run_param("Decide and explain; record and send nothing."),
     },
 )
 def upgrade_reschedule() -> None:
