@@ -4,10 +4,13 @@
 
 Starts a loopback sshd (include/demo/sshd.py), makes a random file, then alternates for each
 round: (a) ``di_ops.adapters.sftp_upload.upload_file`` - the whole verified upload (local SHA-512
-overlapped with the transfer, pipelined writes to a temp name, remote ``sha512sum``, rename) -
-and (b) ``sftp -b`` with a plain ``put`` (OpenSSH defaults). Prints the median MB/s (MB = 10**6
-bytes) of our transfer phase and of our whole upload against OpenSSH's put, the ratios and the
-goals (transfer >= 0.9x, whole >= 0.7x), and where our time goes.
+in a thread and the server's SHA-512 streamed over an exec channel, both overlapped with the
+pipelined writes to a temp name, then the last bytes' hash and the rename) - and (b) ``sftp -b``
+with a plain ``put`` (OpenSSH defaults). Prints the median MB/s (MB = 10**6 bytes) of our transfer
+phase and of our whole upload against OpenSSH's put, the ratios and the goals (transfer >= 0.9x,
+whole >= 0.7x), the machine's load, and where the time goes: CPU seconds per process and thread
+for both (benchmarks/sftp_cpu.py samples /proc in a separate process), and the CPU the rest of
+the machine took meanwhile. On 2 shared cores the ratios move with the other load.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
+from benchmarks.sftp_cpu import CpuSampler, name_threads  # noqa: E402
 from di_ops.adapters.sftp_upload import SftpTarget, TransferTuning, upload_file  # noqa: E402
 from include.demo.sshd import prepare_lab, start, stop  # noqa: E402
 
@@ -70,11 +74,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--packets-per-request", type=int, default=TransferTuning.packets_per_request)
     parser.add_argument("--max-outstanding", type=int, default=TransferTuning.max_outstanding)
-    parser.add_argument("--segment-mib", type=int, default=TransferTuning.verify_segment_bytes // (1024 * 1024))
+    parser.add_argument("--stream-hash-mib", type=int, default=TransferTuning.stream_hash_bytes // (1024 * 1024))
     args = parser.parse_args()
     if shutil.which("sftp") is None or shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
         raise SystemExit("needs OpenSSH (sftp client and sshd)")
 
+    name_threads()
     top = Path(tempfile.mkdtemp(prefix="di-ops-bench-"))
     os.chmod(top, 0o755)
     lab = prepare_lab(top / "lab", _free_port())
@@ -83,7 +88,7 @@ def main() -> None:
     tuning = TransferTuning(
         packets_per_request=args.packets_per_request,
         max_outstanding=args.max_outstanding,
-        verify_segment_bytes=args.segment_mib * 1024 * 1024,
+        stream_hash_bytes=args.stream_hash_mib * 1024 * 1024,
     )
     size = args.mib * 1024 * 1024
     src = top / NAME
@@ -99,22 +104,31 @@ def main() -> None:
         key_file=str(lab.client_key),
     )
     ours_whole, ours_transfer, ours_verify, ours_other, openssh = [], [], [], [], []
-    cipher = "?"
+    ours_cpu: list[dict[str, float]] = []  # CPU seconds by process/thread label, and the machine's
+    openssh_cpu: list[dict[str, float]] = []
+    loads: list[float] = []
+    cipher = how = "?"
     try:
         for round_ in range(1, args.rounds + 1):
             dest = top / f"round{round_}"
             dest.mkdir()
-            receipt = upload_file(SftpTarget(**{**target.__dict__, "remote_folder": str(dest)}), src, tuning=tuning)
+            load = os.getloadavg()[0]
+            loads.append(load)
+            with CpuSampler(proc.pid) as cpu:
+                receipt = upload_file(SftpTarget(**{**target.__dict__, "remote_folder": str(dest)}), src, tuning=tuning)
+            ours_cpu.append(cpu.seconds | {f"machine:{k}": v for k, v in cpu.machine.items()})
             assert receipt.outcome == "uploaded" and (dest / NAME).stat().st_size == size
-            cipher = receipt.cipher
+            cipher, how = receipt.cipher, receipt.verify_method
             ours_whole.append(receipt.duration_s)
             ours_transfer.append(receipt.transfer_s)
             ours_verify.append(receipt.verify_s)
             ours_other.append(receipt.duration_s - receipt.transfer_s - receipt.verify_s)
-            openssh.append(_openssh_put(lab, src, dest))
+            with CpuSampler(proc.pid) as cpu:
+                openssh.append(_openssh_put(lab, src, dest))
+            openssh_cpu.append(cpu.seconds | {f"machine:{k}": v for k, v in cpu.machine.items()})
             assert (dest / "openssh.cop.sgn").stat().st_size == size
             print(
-                f"round {round_}: ours whole {size / receipt.duration_s / 1e6:7.1f} MB/s "
+                f"round {round_} (load {load:.2f}): ours whole {size / receipt.duration_s / 1e6:7.1f} MB/s "
                 f"(transfer {size / receipt.transfer_s / 1e6:7.1f} MB/s) | "
                 f"openssh sftp put {size / openssh[-1] / 1e6:7.1f} MB/s",
                 flush=True,
@@ -129,29 +143,95 @@ def main() -> None:
 
     transfer_ratio = mbps(ours_transfer) / mbps(openssh)
     whole_ratio = mbps(ours_whole) / mbps(openssh)
-    print(f"\n{args.mib} MiB x {args.rounds} rounds, alternating, medians (cipher {cipher}, {tuning})")
+    print(
+        f"\n{args.mib} MiB x {args.rounds} rounds, alternating, medians (load average 1 min at the rounds' "
+        f"starts {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} cores; cipher {cipher}; {tuning})"
+    )
     print(f"  OpenSSH sftp plain put      : {mbps(openssh):7.1f} MB/s")
     print(
         f"  ours, transfer phase        : {mbps(ours_transfer):7.1f} MB/s  ratio {transfer_ratio:.2f}x (goal >= 0.9x)"
     )
     print(f"  ours, whole verified upload : {mbps(ours_whole):7.1f} MB/s  ratio {whole_ratio:.2f}x (goal >= 0.7x)")
+    pair_transfer = statistics.median(o / t for o, t in zip(openssh, ours_transfer, strict=True))
+    pair_whole = statistics.median(o / w for o, w in zip(openssh, ours_whole, strict=True))
+    print(
+        f"  per-round ratios (each round's two uploads back to back), median: transfer {pair_transfer:.2f}x, "
+        f"whole {pair_whole:.2f}x"
+    )
     print(
         "  our time, median s          : "
-        f"transfer (with the overlapped local SHA-512) {statistics.median(ours_transfer):.3f}, "
-        f"remote SHA-512 + rename {statistics.median(ours_verify):.3f}, "
-        f"connect/stat/other {statistics.median(ours_other):.3f}; "
-        f"OpenSSH put {statistics.median(openssh):.3f}"
+        f"transfer (with the overlapped local SHA-512 and remote hash) {statistics.median(ours_transfer):.3f}, "
+        f"after it: rest of the remote SHA-512 + rename {statistics.median(ours_verify):.3f}, "
+        f"connect/stat/other {statistics.median(ours_other):.3f}; OpenSSH put {statistics.median(openssh):.3f}"
     )
+    print(f"  verified by                 : {how}")
+    _print_cpu(ours_cpu, openssh_cpu, ours_whole, openssh)
     if transfer_ratio < 0.9 or whole_ratio < 0.7:
-        print(
-            "  BELOW GOAL - where our time goes: (1) transfer: paramiko sends one SSH packet per 32 KiB "
-            "(the server's channel maximum) through a Python path (channel lock, send window, packet "
-            "build, AES-GCM, socket send) that shares the GIL with the transport and hash threads, "
-            "while OpenSSH's C client does the same in one process; (2) after the transfer the server "
-            "hashes every byte again (openssl dgst -sha512 or sha512sum), which a plain put does not; "
-            "(3) connect + host-key check + stats. On 2 shared cores the client, sshd and the hashes "
-            "compete for CPU."
-        )
+        _explain(ours_cpu, openssh_cpu)
+
+
+# rows of the CPU table: (title, our labels, OpenSSH's labels)
+_CPU_ROWS = (
+    ("client: sending (our main thread | sftp + ssh)", ("client:main",), ("client:sftp", "client:ssh")),
+    ("client: paramiko transport thread (acks, window)", ("client:paramiko",), ()),
+    ("client: local SHA-512 thread", ("client:sha512",), ()),
+    ("sshd: session process (decrypt, channels)", ("sshd:session",), ("sshd:session",)),
+    ("sshd: sftp-server (internal-sftp, writes)", ("sshd:sftp-server",), ("sshd:sftp-server",)),
+    ("sshd: monitor and other", ("sshd:monitor", "sshd:other"), ("sshd:monitor", "sshd:other")),
+    ("sshd: remote SHA-512 (shell, python3 | head+openssl)", ("sshd:remote-hash",), ()),
+)
+
+
+def _median(rounds: list[dict[str, float]], labels: tuple[str, ...]) -> float:
+    return statistics.median(sum(r.get(label, 0.0) for label in labels) for r in rounds)
+
+
+def _own(rounds: list[dict[str, float]]) -> list[dict[str, float]]:
+    return [{k: v for k, v in r.items() if not k.startswith("machine:")} for r in rounds]
+
+
+def _print_cpu(ours, theirs, ours_wall, theirs_wall) -> None:  # type: ignore[no-untyped-def]
+    print("  CPU seconds per upload, median over rounds (sampled from /proc; benchmarks/sftp_cpu.py):")
+    print(f"    {'':52} {'ours':>7} {'OpenSSH':>8}")
+    for title, mine, other in _CPU_ROWS:
+        print(f"    {title:52} {_median(ours, mine):7.2f} {_median(theirs, other) if other else 0.0:8.2f}")
+    known = {label for _t, mine, other in _CPU_ROWS for label in (*mine, *other)}
+    rest_ours = _median(ours, tuple({k for r in _own(ours) for k in r} - known))
+    rest_theirs = _median(theirs, tuple({k for r in _own(theirs) for k in r} - known))
+    print(f"    {'client: other threads/processes':52} {rest_ours:7.2f} {rest_theirs:8.2f}")
+    total_ours = statistics.median(sum(r.values()) for r in _own(ours))
+    total_theirs = statistics.median(sum(r.values()) for r in _own(theirs))
+    print(f"    {'total CPU seconds (ours | OpenSSH)':52} {total_ours:7.2f} {total_theirs:8.2f}")
+    wall_ours, wall_theirs = statistics.median(ours_wall), statistics.median(theirs_wall)
+    print(f"    {'wall seconds':52} {wall_ours:7.2f} {wall_theirs:8.2f}")
+    print(
+        f"    {'cores busy with the upload (CPU / wall)':52} {total_ours / wall_ours:7.2f} "
+        f"{total_theirs / wall_theirs:8.2f}"
+    )
+    others_ours = statistics.median(r["machine:busy"] - sum(_own([r])[0].values()) for r in ours)
+    others_theirs = statistics.median(r["machine:busy"] - sum(_own([r])[0].values()) for r in theirs)
+    print(f"    {'the machine meanwhile: other processes (CPU s)':52} {others_ours:7.2f} {others_theirs:8.2f}")
+    idle_ours, idle_theirs = _median(ours, ("machine:idle",)), _median(theirs, ("machine:idle",))
+    print(f"    {'the machine meanwhile: idle (CPU s)':52} {idle_ours:7.2f} {idle_theirs:8.2f}")
+
+
+def _explain(ours: list[dict[str, float]], theirs: list[dict[str, float]]) -> None:
+    total_ours = statistics.median(sum(r.values()) for r in _own(ours))
+    total_theirs = statistics.median(sum(r.values()) for r in _own(theirs))
+    local, remote = _median(ours, ("client:sha512",)), _median(ours, ("sshd:remote-hash",))
+    transport = _median(ours, ("client:paramiko",))
+    sending, their_sending = _median(ours, ("client:main",)), _median(theirs, ("client:sftp", "client:ssh"))
+    idle = _median(ours, ("machine:idle",))
+    print(
+        f"  BELOW GOAL - where the time goes: ours used {total_ours - total_theirs:.2f} CPU s more than the "
+        f"plain put ({total_ours:.2f} vs {total_theirs:.2f}): the local SHA-512 {local:.2f}, the remote "
+        f"SHA-512 {remote:.2f} (a plain put hashes nothing), paramiko's transport thread {transport:.2f} "
+        f"(acks, and sshd's window adjustments: one per ~96 KiB), sending {sending:.2f} vs sftp+ssh "
+        f"{their_sending:.2f} (paramiko builds and encrypts each 32 KiB SSH packet - the server's channel "
+        f"maximum - in Python). With {idle:.2f} idle CPU s left on the machine during our upload, the wall "
+        f"time follows the CPU seconds: a CPU-bound ratio is about {total_theirs / total_ours:.2f}x; without "
+        f"the two hashes ours would be {total_ours - local - remote:.2f} CPU s."
+    )
 
 
 if __name__ == "__main__":

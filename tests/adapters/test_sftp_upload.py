@@ -153,9 +153,9 @@ def test_a_file_changed_since_validation_is_refused(sshd_lab: SshdLab, sftp_root
     assert not (sftp_root / NAME).exists()
 
 
-@pytest.mark.parametrize("segment", [0, 1 * MiB], ids=["whole-file", "segments"])
+@pytest.mark.parametrize("step", [0, 1 * MiB], ids=["whole-file", "streamed"])
 def test_a_remote_checksum_mismatch_is_refused_and_the_temp_removed(
-    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, segment: int
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, step: int
 ) -> None:
     src = _cop(tmp_path, 4 * MiB)
     partial = sftp_root / temp_name(NAME)
@@ -170,7 +170,7 @@ def test_a_remote_checksum_mismatch_is_refused_and_the_temp_removed(
             _target(sshd_lab, sftp_root),
             src,
             progress=corrupt,
-            tuning=TransferTuning(max_outstanding=2, verify_segment_bytes=segment),
+            tuning=TransferTuning(max_outstanding=2, stream_hash_bytes=step),
         )
     assert not (sftp_root / NAME).exists()
     assert not partial.exists()
@@ -253,16 +253,45 @@ def test_a_missing_remote_folder_is_a_permanent_error(sshd_lab: SshdLab, sftp_ro
         upload_file(_target(sshd_lab, sftp_root / "nope"), _cop(tmp_path, 1000))
 
 
-def test_the_remote_hash_runs_segment_by_segment_during_the_transfer(
-    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path
-) -> None:
+def test_the_remote_hash_streams_during_the_transfer(sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path) -> None:
     src = _cop(tmp_path, 6 * MiB + 3)
-    tuning = TransferTuning(max_outstanding=4, verify_segment_bytes=1 * MiB, max_parallel_hashes=2)
+    tuning = TransferTuning(max_outstanding=4, stream_hash_bytes=1 * MiB)
     receipt = upload_file(_target(sshd_lab, sftp_root), src, expected_sha512=_sha(src), tuning=tuning)
-    assert receipt.verify_method == "exec sha512, 7 segments overlapped with the transfer"
+    assert receipt.verify_method == "exec sha512, streamed during the transfer"
     assert receipt.sha512 == _sha(src)
     assert (sftp_root / NAME).read_bytes() == src.read_bytes()
     # without exec the same settings fall back to reading the file back
     (sftp_root / NAME).unlink()
     fallback = upload_file(_target(sshd_lab, sftp_root, username="nobody"), src, tuning=tuning)
     assert fallback.verify_method == "read-back"
+
+
+def test_without_python_on_the_server_the_shell_streams_the_hash(
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from di_ops.adapters import sftp_session
+
+    monkeypatch.setattr(sftp_session, "_STREAM_PYTHON", "no-such-python3")  # head -c | openssl dgst
+    src = _cop(tmp_path, 5 * MiB + 11)
+    tuning = TransferTuning(max_outstanding=4, stream_hash_bytes=1 * MiB)
+    receipt = upload_file(_target(sshd_lab, sftp_root), src, expected_sha512=_sha(src), tuning=tuning)
+    assert receipt.verify_method == "exec sha512, streamed during the transfer"
+    assert (sftp_root / NAME).read_bytes() == src.read_bytes()
+
+
+def test_a_resumed_upload_streams_the_hash_from_the_first_byte(
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, cutting_proxy
+) -> None:  # type: ignore[no-untyped-def]
+    size = 8 * MiB
+    src = _cop(tmp_path, size, seed=7)
+    target = _target(sshd_lab, sftp_root, port=cutting_proxy.port)
+    tuning = TransferTuning(max_outstanding=2, stream_hash_bytes=1 * MiB)
+    cutting_proxy.cut_after = size // 2
+    with pytest.raises(UploadInterrupted):
+        upload_file(target, src, expected_sha512=_sha(src), tuning=tuning)
+    cutting_proxy.cut_after = None
+    receipt = upload_file(target, src, expected_sha512=_sha(src), tuning=tuning)
+    assert receipt.outcome == "resumed" and 0 < receipt.resumed_from < size
+    assert receipt.verify_method == "exec sha512, streamed during the transfer"
+    assert (sftp_root / NAME).read_bytes() == src.read_bytes()
+    assert not (sftp_root / temp_name(NAME)).exists()

@@ -100,7 +100,9 @@ def few_in_flight(config_copy: Path):  # type: ignore[no-untyped-def]
     from di_ops.settings_cop import cop_settings
 
     path = config_copy / "cop.yaml"
-    path.write_text(path.read_text().replace("max_outstanding: 32", "max_outstanding: 2"))
+    text = path.read_text()
+    assert "max_outstanding: 8" in text
+    path.write_text(text.replace("max_outstanding: 8", "max_outstanding: 2"))
     cop_settings.cache_clear()
     yield
     cop_settings.cache_clear()

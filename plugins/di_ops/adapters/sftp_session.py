@@ -34,6 +34,22 @@ _SHA512_LINE = re.compile(r"^([0-9a-f]{128})\b")
 # else with sha512sum; both print the hex digest first.
 _REMOTE_SHA512 = "(openssl dgst -sha512 -r 2>/dev/null || sha512sum)"
 _HASH_BLOCK = 4 * 1024 * 1024
+# The server's hash of a growing file: reads the file itself (no pipe: through a pipe the same
+# hash costs about twice the CPU) as far as each byte count on stdin says, then prints the digest.
+_STREAM_PYTHON = "python3"
+_STREAM_SHA512_PY = """import hashlib, sys
+h, buf = hashlib.sha512(), memoryview(bytearray(1 << 20))
+with open(sys.argv[1], "rb", buffering=0) as f:
+    for line in sys.stdin.buffer:
+        n = int(line)
+        while n > 0:
+            k = f.readinto(buf[: min(n, len(buf))])
+            if not k:
+                sys.exit(1)
+            h.update(buf[:k])
+            n -= k
+print(h.hexdigest())
+"""
 
 # --- errors -----------------------------------------------------------------------------------
 
@@ -102,16 +118,20 @@ class TransferTuning:
     """Throughput knobs (benchmarks/sftp_upload.py measures them against OpenSSH's sftp)."""
 
     packets_per_request: int = 8  # SFTP write = this many full SSH packets (OpenSSH takes <= 256 KiB)
-    max_outstanding: int = 32  # write requests in flight before waiting for the oldest ack
+    # write requests in flight before waiting for the oldest ack: 8 x 256 KiB = 2 MiB, OpenSSH's
+    # session window (sshd takes no more before it adjusts the window) and what OpenSSH's sftp
+    # keeps in flight (64 x 32 KiB); more only queues in paramiko waiting for window adjustments
+    max_outstanding: int = 8
     window_size: int = 8 * 1024 * 1024  # our receive window (read-back); uploads follow the server's
     max_packet_size: int = 32768
     readback_block: int = 1024 * 1024
-    # Remote verification overlapped with the transfer: the file is verified in segments of this
-    # size; the server hashes each one (exec sha512sum) as soon as all its bytes are acknowledged,
-    # while the next ones are sent, so after the transfer only the last segment is left to hash.
-    # 0 (or a file of one segment, or a resumed upload) means one whole-file sha512sum afterwards.
-    verify_segment_bytes: int = 0
-    max_parallel_hashes: int = 1  # exec channels at once (OpenSSH's MaxSessions default is 10)
+    # The remote verification's exec channel starts with the transfer (its shell's start-up is then
+    # hidden). > 0: the server hashes the temp file while it grows, told over stdin each time this
+    # many more bytes are acknowledged (on disk): only the last step is left after the transfer,
+    # but on a busy server the hash takes CPU from the transfer. 0 (the default): the server
+    # hashes the whole file once the transfer is done - the complete file as it will be renamed,
+    # and on two shared cores the faster transfer (benchmarks/sftp_upload.py --stream-hash-mib).
+    stream_hash_bytes: int = 0
 
 
 # --- host keys --------------------------------------------------------------------------------
@@ -281,13 +301,14 @@ class Session:
             return None
         return match.group(1)
 
-    def start_exec(self, command: str) -> Any:
+    def start_exec(self, command: str, *, keep_stdin: bool = False) -> Any:
         """Start ``command`` on an exec channel without waiting; None when refused."""
         try:
             chan = self.transport.open_session(timeout=self.target.timeout)
             chan.settimeout(max(self.target.timeout, 300.0))
             chan.exec_command(command)
-            chan.shutdown_write()
+            if not keep_stdin:
+                chan.shutdown_write()
         except Exception:  # noqa: BLE001 - no exec: the caller falls back
             return None
         return chan
@@ -323,6 +344,52 @@ class Session:
                 digest.update(data)
                 remaining -= len(data)
         return digest.hexdigest()
+
+
+class StreamingSha512:
+    """The server's SHA-512 of a file that is still being written, on one exec channel started
+    early (the remote shell's start-up then overlaps the transfer).
+
+    ``streamed``: for each byte count it reads on stdin (:meth:`extend`) the server hashes exactly
+    that many more bytes of the file, so bytes are hashed soon after they are acknowledged, never
+    before: with ``python3`` when the server has it, else in the shell, which holds the file open
+    on fd 3 (one shared offset) and pipes each count (``head -c``) into ``openssl dgst`` /
+    ``sha512sum`` (through a pipe the hash costs about twice the CPU). Not ``streamed``: the shell
+    waits for the first count, then ``openssl dgst`` / ``sha512sum`` reads the whole file itself.
+    :meth:`finish` closes stdin and returns the digest, or None when exec is refused or the hash
+    did not run (the caller then hashes the whole file afterwards).
+    """
+
+    def __init__(self, session: Session, path: str, *, streamed: bool) -> None:
+        quoted = shlex.quote(path)
+        if streamed:
+            command = (
+                f"{_STREAM_PYTHON} -c {shlex.quote(_STREAM_SHA512_PY)} {quoted} 2>/dev/null || "
+                f'{{ while read n; do head -c "$n" <&3 || exit 1; done; }} 3< {quoted} | {_REMOTE_SHA512}'
+            )
+        else:
+            command = f"read n && {_REMOTE_SHA512} < {quoted}"
+        self.chan = session.start_exec(command, keep_stdin=True)
+        self.extended = 0
+
+    def extend(self, nbytes: int) -> None:
+        if self.chan is None or nbytes <= 0:
+            return
+        try:
+            self.chan.sendall(b"%d\n" % nbytes)
+            self.extended += nbytes
+        except (OSError, EOFError):
+            self.chan.close()
+            self.chan = None
+
+    def finish(self) -> str | None:
+        if self.chan is None:
+            return None
+        try:
+            self.chan.shutdown_write()
+        except (OSError, EOFError):
+            pass
+        return Session.finish_sha512(self.chan)
 
 
 def remote_sha512(session: Session, path: str, size: int, tuning: TransferTuning) -> tuple[str, str]:

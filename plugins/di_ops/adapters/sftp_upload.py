@@ -18,8 +18,10 @@ The steps, each safe to repeat (a retry or rerun gives the same result and write
    SHA-512 is computed over exactly the bytes sent, in a thread, overlapped with the transfer;
 5. verify size and SHA-512 of the remote temp file, hashed on the server over an SSH exec channel
    (``openssl dgst -sha512``, else ``sha512sum``) when the server allows it, else read back and
-   hashed here; a mismatch refuses the upload (the temp is removed). Optionally the server hashes
-   the file in segments as soon as each is acknowledged (``TransferTuning.verify_segment_bytes``);
+   hashed here; a mismatch refuses the upload (the temp is removed). The exec channel starts with
+   the transfer (the remote shell's start-up is hidden) and hashes the complete file when it is
+   done; or, with ``TransferTuning.stream_hash_bytes``, the server hashes the temp file while it
+   is written (told how far the acknowledged bytes reach), so only the last step is left;
 6. rename with the plain SFTP ``rename`` (OpenSSH: link + unlink, which refuses an existing
    target; ``posix-rename`` would replace it).
 
@@ -34,7 +36,6 @@ import hashlib
 import logging
 import posixpath
 import queue
-import shlex
 import struct
 import threading
 import time
@@ -45,7 +46,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from di_ops.adapters.sftp_session import (
-    _REMOTE_SHA512,
     AuthenticationRefused,
     ChecksumMismatch,
     HostKeyRefused,
@@ -55,6 +55,7 @@ from di_ops.adapters.sftp_session import (
     RemoteFolderMissing,
     Session,
     SftpTarget,
+    StreamingSha512,
     TargetConflict,
     TransferTuning,
     UploadError,
@@ -99,7 +100,7 @@ class UploadReceipt:
     transfer_s: float
     verify_s: float
     mb_per_s: float  # file bytes / whole duration, MB = 10**6 bytes
-    verify_method: str  # "exec sha512" (openssl dgst or sha512sum on the server) | "...segments..." | "read-back"
+    verify_method: str  # "exec sha512" (openssl dgst or sha512sum on the server) | "..., streamed ..." | "read-back"
     host_key_fingerprint: str
     cipher: str
 
@@ -128,39 +129,21 @@ def file_sha512(path: Path, limit: int | None = None) -> hashlib._Hash:
     return digest
 
 
-_MARK = b""  # queue marker: a verification segment ends here (chunks are never empty)
-
-
 class _HashThread:
-    """Hashes chunks in a thread (hashlib releases the GIL), overlapped with sending them.
-
-    Besides the whole digest it keeps one SHA-512 per verification segment (``segments``),
-    closed at each :meth:`mark` and at the end.
-    """
+    """Hashes chunks in a thread (hashlib releases the GIL), overlapped with sending them."""
 
     def __init__(self, digest: hashlib._Hash) -> None:
         self.digest = digest
-        self.segments: list[str] = []
-        self._segment = hashlib.sha512()
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=256)
         self._thread = threading.Thread(target=self._run, name="sha512", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while (chunk := self._queue.get()) is not None:
-            if chunk is _MARK:
-                self.segments.append(self._segment.hexdigest())
-                self._segment = hashlib.sha512()
-                continue
             self.digest.update(chunk)
-            self._segment.update(chunk)
-        self.segments.append(self._segment.hexdigest())
 
     def feed(self, chunk: bytes) -> None:
         self._queue.put(chunk)
-
-    def mark(self) -> None:
-        self._queue.put(_MARK)
 
     def hexdigest(self) -> str:
         self._queue.put(None)
@@ -214,14 +197,11 @@ def _send_file(
     hasher: _HashThread,
     tuning: TransferTuning,
     progress: Progress | None,
-    boundaries: list[int] | None = None,
     on_acked: Callable[[int], None] | None = None,
 ) -> int:
     """Pipelined SFTP writes of ``source[offset:size]`` to ``remote``; returns bytes sent.
 
-    At each of ``boundaries`` (ascending, inside the file) a write ends exactly there and the
-    hasher is marked; ``on_acked(i)`` runs once every byte before boundary ``i`` is acknowledged
-    (written) by the server.
+    ``on_acked(end)`` runs after each acknowledged write: every byte before ``end`` is written.
     """
     from paramiko.sftp import CMD_STATUS
 
@@ -231,26 +211,20 @@ def _send_file(
     chunk = _request_size(session, tuning, handle)
     pending: deque[tuple[int, int]] = deque()  # (request number, end offset)
     sent = 0
-    marks = list(boundaries or [])
-    acked_marks = 0
 
     def wait_oldest() -> None:
-        nonlocal acked_marks
         number, end = pending.popleft()
         kind, _msg = sftp._read_response(number)  # raises IOError on an error status
         if kind != CMD_STATUS:
             raise UploadInterrupted(f"unexpected SFTP reply {kind} to a write")
-        while acked_marks < len(marks) and end >= marks[acked_marks]:
-            if on_acked is not None:
-                on_acked(acked_marks)
-            acked_marks += 1
+        if on_acked is not None:
+            on_acked(end)  # every earlier write was acknowledged before: all bytes before ``end`` are written
 
     try:
         source.seek(offset)
         position = offset
         while position < size:
-            limit = next((m for m in marks if m > position), size)
-            data = source.read(min(chunk, limit - position))
+            data = source.read(min(chunk, size - position))
             if not data:
                 raise ChecksumMismatch(f"the local file shrank while uploading (at byte {position} of {size})")
             hasher.feed(data)
@@ -258,8 +232,6 @@ def _send_file(
             position += len(data)
             sent += len(data)
             pending.append((number, position))
-            if position in marks:
-                hasher.mark()
             if len(pending) >= tuning.max_outstanding:
                 wait_oldest()
                 if progress is not None:
@@ -287,72 +259,29 @@ def _classify(exc: BaseException, target: SftpTarget, what: str) -> UploadError:
     return UploadInterrupted(f"{what} interrupted on {target.host}:{target.port}: {type(exc).__name__}: {exc}")
 
 
-def _segment_boundaries(session: Session, size: int, offset: int, tuning: TransferTuning) -> list[int]:
-    """Where verification segments end (inside the file); [] for one whole-file hash afterwards."""
-    step = tuning.verify_segment_bytes
-    if session.target.remote_hash == "readback" or step <= 0 or offset > 0 or size <= step:
-        return []
-    return list(range(step, size, step))
+class _RemoteHash:
+    """The server's SHA-512 of the temp file on an exec channel (:class:`StreamingSha512`).
 
-
-class _SegmentHashes:
-    """The server's SHA-512 of each segment, started while later segments are still being sent.
-
-    Never blocks the transfer: a segment whose bytes are acknowledged waits in ``todo`` until a
-    hash channel is free (``parallel``); :meth:`finish` hashes the last one and collects all.
+    Started at the first acknowledged write (the temp file exists then; the remote shell starts
+    while the transfer goes on); with ``step`` > 0 told every ``step`` more acknowledged bytes,
+    else told the whole size once the transfer is done.
     """
 
-    def __init__(self, session: Session, path: str, size: int, boundaries: list[int], parallel: int) -> None:
-        self.session, self.path, self.size = session, path, size
-        self.starts = [0, *boundaries]
-        self.results: dict[int, str | None] = {}
-        self.todo: deque[int] = deque()
-        self.running: deque[tuple[int, Any]] = deque()
-        self.parallel = max(1, parallel)
-        self.failed = False
+    def __init__(self, session: Session, path: str, step: int) -> None:
+        self.session, self.path, self.step = session, path, step
+        self.stream: StreamingSha512 | None = None
 
-    def _reap(self, block: bool) -> None:
-        while self.running:
-            index, chan = self.running[0]
-            if not block and chan is not None and not chan.exit_status_ready():
-                return
-            self.running.popleft()
-            value = self.session.finish_sha512(chan)
-            self.results[index] = value
-            self.failed = self.failed or value is None
-            block = False
+    def acked(self, end: int) -> None:
+        if self.stream is None:
+            self.stream = StreamingSha512(self.session, self.path, streamed=self.step > 0)
+        if self.step > 0 and end - self.stream.extended >= self.step:
+            self.stream.extend(end - self.stream.extended)
 
-    def _pump(self) -> None:
-        self._reap(block=False)
-        while self.todo and not self.failed and len(self.running) < self.parallel:
-            index = self.todo.popleft()
-            begin = self.starts[index]
-            end = self.starts[index + 1] if index + 1 < len(self.starts) else self.size
-            quoted = shlex.quote(self.path)
-            reader = (
-                f"head -c {end} < {quoted}"
-                if begin == 0
-                else f"tail -c +{begin + 1} < {quoted} | head -c {end - begin}"
-            )
-            self.running.append((index, self.session.start_exec(f"{reader} | {_REMOTE_SHA512}")))
-
-    def acked(self, index: int) -> None:
-        """All bytes of segment ``index`` are on the server's disk."""
-        self.todo.append(index)
-        self._pump()
-
-    def finish(self) -> list[str] | None:
-        """Every segment's remote SHA-512 in order, or None when exec is not available."""
-        self.todo.append(len(self.starts) - 1)  # the last segment is complete now
-        while (self.todo or self.running) and not self.failed:
-            self._pump()
-            if self.running:
-                self._reap(block=True)
-        while self.running:
-            self._reap(block=True)
-        if self.failed or len(self.results) != len(self.starts):
+    def finish(self, size: int) -> str | None:
+        if self.stream is None:
             return None
-        return [str(self.results[i]) for i in range(len(self.starts))]
+        self.stream.extend(size - self.stream.extended)
+        return self.stream.finish()
 
 
 def upload_file(
@@ -449,13 +378,21 @@ def _upload(
 
     t_transfer = time.monotonic()
     hasher = _HashThread(digest)
-    boundaries = _segment_boundaries(session, size, offset, tuning)
-    remote_segments = _SegmentHashes(session, partial, size, boundaries, tuning.max_parallel_hashes)
+    step = tuning.stream_hash_bytes if tuning.stream_hash_bytes < size - offset else 0
+    remote_stream = _RemoteHash(session, partial, step) if session.target.remote_hash != "readback" else None
 
     try:
         with local_path.open("rb") as source:
             sent = _send_file(
-                session, source, partial, offset, size, hasher, tuning, progress, boundaries, remote_segments.acked
+                session,
+                source,
+                partial,
+                offset,
+                size,
+                hasher,
+                tuning,
+                progress,
+                remote_stream.acked if remote_stream else None,
             )
     finally:
         local_sha = hasher.hexdigest()
@@ -470,11 +407,14 @@ def _upload(
     remote_size = session.stat_size(partial)
     if remote_size != size:
         raise UploadInterrupted(f"{partial} holds {remote_size} bytes after the transfer, expected {size}")
-    remote_hexes = remote_segments.finish() if boundaries else None
-    if remote_hexes is not None:  # every segment hashed on the server, all but the last during the transfer
-        how = f"exec sha512, {len(remote_hexes)} segments overlapped with the transfer"
-        remote = local_sha if remote_hexes == hasher.segments else "(a segment differs)"
-    else:
+    early = remote_stream.finish(size) if remote_stream else None
+    if early is not None and (early == local_sha or not step):
+        # the server hashed the temp file on the channel started with the transfer: the complete
+        # file now, or (streamed) each byte after its write was acknowledged
+        remote, how = early, "exec sha512, streamed during the transfer" if step else "exec sha512"
+    else:  # no exec, or a streamed hash that differs: the whole temp file as it is now decides
+        if early is not None:
+            log.warning("the streamed remote sha512 of %s differs: hashing the whole temp file again", partial)
         remote, how = remote_sha512(session, partial, size, tuning)
     if remote != local_sha:
         session.sftp.remove(partial)  # bad bytes must not be resumed from
