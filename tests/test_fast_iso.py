@@ -81,6 +81,37 @@ def test_table(value: Any, state: int, expected: int | None) -> None:
     assert int(ns[0]) == (NAT if expected is None else expected)
     ref_ns, ref_states = parse_reference([value])
     assert (int(ns[0]), int(states[0])) == (int(ref_ns[0]), int(ref_states[0]))
+    arrow_ns, arrow_states = parse_iso_utc_ns(arrow_column([value]))
+    assert (int(arrow_ns[0]), int(arrow_states[0])) == (int(ns[0]), int(states[0]))
+
+
+def arrow_column(values: list[Any]) -> pd.Series:
+    """The values as a column read from an export: Arrow-backed text, missing as null."""
+    import pyarrow as pa
+
+    text = [v if isinstance(v, str) else None for v in values]
+    return pd.Series(pd.arrays.ArrowStringArray(pa.array(text, type=pa.string())))
+
+
+def test_arrow_columns_take_the_arrow_path_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    shapes = ["2025-01-01T10:00+01:00", "2025-01-01T10Z", "2025-01-01T10:00:00.123+05", "2025-01-01T10:00+0500"]
+    shapes += [
+        "2025-01-01T10+05:00",
+        "2025-01-01T10:00:00.1234+0530",
+        "2025-01-01T10:00:00.1-05:00",
+        "9999-01-01T00:00Z",
+    ]
+    values = [v for v, _, _ in TABLE] * 3 + ["2025-01-01T00:00:00Z"] * 5 + shapes
+    expected = parse_iso_utc_ns(values)
+    for block in (fast_iso._ARROW_BLOCK, 5, 1):  # a refused block sends its values to the object paths
+        monkeypatch.setattr(fast_iso, "_ARROW_BLOCK", block)
+        ns, states = parse_iso_utc_ns(arrow_column(values))
+        assert states.tolist() == expected[1].tolist() and ns.tolist() == expected[0].tolist()
+    uniform = ["2025-01-01T00:00:00Z", None, "2025-01-01T00:00:00.5Z", "2025-01-01T10:00:00+05", "2025-07-01 10:00:00Z"]
+    for values in (uniform, uniform[:2], uniform[::2], [None, None], []):  # one width, or nulls: bytes read in place
+        ns, states = parse_iso_utc_ns(arrow_column(values))
+        expected_ns, expected_states = parse_iso_utc_ns(values)
+        assert states.tolist() == expected_states.tolist() and ns.tolist() == expected_ns.tolist()
 
 
 def test_the_whole_table_as_one_column_also_through_a_series_and_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,6 +216,9 @@ def test_fast_and_reference_agree_on_any_text(values: list[Any]) -> None:
     ns, states = parse_iso_utc_ns(values)
     assert states.tolist() == expected[1].tolist()
     assert ns.tolist() == expected[0].tolist()
+    arrow_ns, arrow_states = parse_iso_utc_ns(arrow_column(values))
+    assert arrow_states.tolist() == expected[1].tolist()
+    assert arrow_ns.tolist() == expected[0].tolist()
 
 
 def test_a_fixed_offset_zone_reads_like_python() -> None:

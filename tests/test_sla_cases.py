@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -124,7 +126,7 @@ def test_case_ids_and_labels_are_stripped_and_blanks_are_missing() -> None:
         None,
         "S1",
     ]
-    assert prepared["impact_norm"].tolist() == [
+    assert _plain(prepared["impact_norm"]) == [
         "Large",
         "Widespread",
         "Personalized",
@@ -198,3 +200,72 @@ def test_aggregates_agree_with_a_plain_groupby() -> None:
     assert figures["filed_vs_matrix"] == expected["pairs"]
     assert breaches_by(judged, "region") == expected["breached_region"]
     assert breaches_by(judged, "customer_id") == expected["breached_customer_id"]
+
+
+def _plain(values: pd.Series) -> list[object]:
+    """A column's values with every kind of missing as None (object, Arrow-backed or Categorical alike)."""
+    return [None if pd.isna(v) else v for v in values.astype(object)]
+
+
+def test_an_export_read_with_arrow_prepares_like_the_same_strings_as_objects(tmp_path: Path) -> None:
+    from di_ops.adapters.tac_exports import read_exports
+    from di_ops.arrow_text import arrow_strings
+    from include.demo.tac_cases import DEMO_END, write_exports
+
+    write_exports(tmp_path, cases=3000, end=DEMO_END)
+    with (tmp_path / "odd.jsonl").open("w") as fh:  # blanks to strip, Dutch labels, missing values, bad times
+        fh.write('{"case_id": " X-1\\u00a0", "region": " emea", "severity": "Ernst 2", "impact": " groot ",')
+        fh.write(
+            ' "urgency": "Hoog", "opened_at": " 2026-11-02T10:00:00Z", "first_response_at": "2026-11-02T10:00Z"}\n'
+        )
+        fh.write('{"case_id": "", "region": "MARS", "opened_at": "2026-11-02T10:00:00+0100", "closed_at": "x"}\n')
+    raw, _ = read_exports(tmp_path)
+    assert arrow_strings(raw["opened_at"]) is not None
+    objects = raw.astype(object).where(raw.notna(), None)
+    arrow_prepared, arrow_missing = prepare_cases(raw)
+    object_prepared, object_missing = prepare_cases(objects)
+    assert arrow_missing == object_missing
+    assert list(arrow_prepared.columns) == list(object_prepared.columns)
+    for column in object_prepared.columns:
+        assert _plain(arrow_prepared[column]) == _plain(object_prepared[column]), column
+    assert arrow_prepared["case_id"].tolist()[-2] == "X-1"
+
+
+def test_the_joint_table_and_the_pass_per_dimension_give_the_same_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    from di_ops import sla_cases
+    from di_ops.sla_cases import breaches_by, compliance_table, misclassification
+    from include.demo.tac_cases import DEMO_END, case_frame
+
+    raw = case_frame(3000, end=DEMO_END, seed=7).astype(object)
+    raw.loc[raw.index[::97], "customer_id"] = None  # missing keys are left out of their dimension only
+    prepared, _ = prepare_cases(raw.where(raw != "", None))
+    cases, _ = select_cases(prepared, DEMO_END, (date(2026, 1, 1), DEMO_END.date()))
+    judged = judge_cases(cases, DEMO_END, timedelta(hours=24))
+
+    def figures() -> list[object]:
+        return [
+            compliance_table(judged, min_cases=20, judge_by_wilson=True),
+            misclassification(judged),
+            breaches_by(judged, "region"),
+            breaches_by(judged, "customer_id"),
+        ]
+
+    joint = figures()
+    monkeypatch.setattr(sla_cases, "_MAX_CUBE_CELLS", 0)
+    assert figures() == joint
+    unknown = judged.assign(severity_matrix=judged["severity_matrix"].cat.set_categories(["S1", "S2", "S3"]))
+    for limit in (0, 1 << 22):
+        monkeypatch.setattr(sla_cases, "_MAX_CUBE_CELLS", limit)
+        with pytest.raises(ValueError, match="known severity"):
+            misclassification(unknown)
+
+
+def test_label_codes_of_arrow_text_put_missing_values_anywhere_out() -> None:
+    import pyarrow as pa
+
+    from di_ops.sla_cases import _codes
+
+    text = pd.Series(pd.arrays.ArrowStringArray(pa.array([None, "b", "a", None, "b"], type=pa.string())))
+    codes, names = _codes(text)
+    assert names == ["a", "b"] and codes.tolist() == [-1, 1, 0, -1, 1]
+    assert _codes(text.astype(object))[0].tolist() == codes.tolist()

@@ -4,7 +4,14 @@ Source: DOMAIN.md §7 (timestamps are ISO-8601 with a zone); the reading rules a
 :func:`di_ops.sla_cases.parse_instants` (a value is valid when it is ISO-8601 date and time
 with a zone — ``Z``, ``±hh:mm`` or ``±hhmm`` — naming a real instant; a naive one is refused).
 
-Two paths, one result:
+Three paths, one result:
+
+* a column read with Arrow (:mod:`di_ops.arrow_text`) is cast by Arrow's ISO-8601 reader in C++
+  (which refuses a naive value, an impossible date or time, an offset of 24 h or more); a value
+  it reads counts only when its shape is also one the reference accepts — seconds given
+  (``hh:mm:ss``), the zone ``Z``, ``±hh:mm`` or ``±hhmm`` — and the instant lies in 1700–2200.
+  Everything else (and every value of a block Arrow refuses) takes the two paths below, so
+  the result is the same as for the same values given as Python strings;
 
 * the fast path reads the common fixed-width shapes
   ``YYYY-MM-DD(T| )hh:mm:ss(.f{1,9})?(Z|±hh:mm)`` straight from a fixed-width byte array
@@ -40,6 +47,12 @@ _LAST_YEAR: Final = 2200
 _DATE_DIGITS: Final = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
 _NS: Final = 10**9
 _CHUNK: Final = 32_768
+# Arrow refuses a whole cast for one bad value: then it casts blocks of this size, and a refused block's
+# values take the object paths one by one.
+_ARROW_BLOCK: Final = 4096
+_COLON, _ZULU, _PLUS, _MINUS = (ord(c) for c in ":Z+-")
+_ARROW_FIRST: Final = int(np.datetime64(f"{_FIRST_YEAR}-01-02", "ns").astype(np.int64))
+_ARROW_LAST: Final = int(np.datetime64(f"{_LAST_YEAR}-12-30", "ns").astype(np.int64))
 
 
 def _month_tables() -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -191,9 +204,15 @@ def _parse_chunk(objects: NDArray[Any], ns: NDArray[np.int64], fast: NDArray[np.
 def parse_iso_utc_ns(values: Any) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
     """(UTC epoch nanoseconds, state) per value; state VALID, EMPTY or INVALID, ns NaT unless VALID.
 
-    ``values``: a sequence, numpy array or pandas Series of text (None/NaN = missing = EMPTY).
+    ``values``: a sequence, numpy array or pandas Series of text (None/NaN = missing = EMPTY), or
+    Arrow text (a pyarrow string array, or a Series backed by one: read in C++ as far as possible).
     Source: DOMAIN.md §7 (timestamps ISO-8601 with a zone; a naive one is refused).
     """
+    from di_ops.arrow_text import arrow_strings
+
+    text = arrow_strings(values)
+    if text is not None:
+        return _parse_arrow(text)
     objects = np.asarray(values, dtype=object).reshape(-1)
     count = len(objects)
     ns = np.full(count, NAT, dtype=np.int64)
@@ -211,4 +230,73 @@ def parse_iso_utc_ns(values: Any) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
         rest = rest[~absent]
     if rest.size:
         ns[rest], state[rest] = parse_reference(objects[rest])
+    return ns, state
+
+
+def _arrow_cast(text: Any) -> Any | None:
+    """Arrow's ISO-8601 cast to UTC nanoseconds, or None when Arrow refuses a value of ``text``."""
+    import pyarrow as pa
+
+    try:
+        return text.cast(pa.timestamp("ns", "UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _confirmed(text: Any, cast: Any) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """(rows whose Arrow reading stands, their UTC ns) for a block Arrow cast; see the module docstring.
+
+    Arrow reads the time as ``hh``, ``hh:mm``, ``hh:mm:ss`` or with 1-9 fraction digits (never
+    10 characters without seconds) and the zone as ``Z``, ``±hh``, ``±hhmm`` or ``±hh:mm``, so
+    for a value it read, the last bytes and the length tell the shape: with ``Z`` the time has
+    seconds iff the value has ≥ 20 characters; ``±hh:mm`` (":" 3 from the end) needs ≥ 25,
+    ``±hhmm`` (the sign 5 from the end) ≥ 24; a ``±hh`` zone has neither mark and is refused.
+    """
+    from di_ops.arrow_text import offsets_and_bytes
+
+    ns = np.asarray(cast.to_numpy(zero_copy_only=False)).view(np.int64)
+    offsets, data = offsets_and_bytes(text)
+    end = offsets[1:]
+    lengths = end - offsets[:-1]
+    ok = (ns >= _ARROW_FIRST) & (ns <= _ARROW_LAST) & (lengths >= 20)  # NaT (null) is below the range
+    if not ok.any():
+        return ok, ns
+    # Positions before the buffer (short or null values) are clipped; such rows are not ok anyway.
+    zulu = np.take(data, end - 1, mode="clip") == _ZULU
+    other = np.flatnonzero(ok & ~zulu)
+    if other.size:
+        tail, width = end[other], lengths[other]
+        sign = np.take(data, tail - 5, mode="clip")
+        with_colon = (np.take(data, tail - 3, mode="clip") == _COLON) & (width >= 25)
+        ok[other] = with_colon | (((sign == _PLUS) | (sign == _MINUS)) & (width >= 24))
+    return ok, ns
+
+
+def _parse_arrow(text: Any) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
+    """:func:`parse_iso_utc_ns` of an Arrow string array (see the module docstring)."""
+    from di_ops.arrow_text import valid_mask
+
+    count = len(text)
+    whole = _arrow_cast(text)
+    if whole is not None:  # the usual case: one cast, one check, no copies
+        read, ns = _confirmed(text, whole)
+    else:
+        ns = np.full(count, NAT, dtype=np.int64)
+        read = np.zeros(count, dtype=bool)
+        for start in range(0, count, _ARROW_BLOCK):
+            block = text.slice(start, _ARROW_BLOCK)
+            cast = _arrow_cast(block)
+            if cast is not None:
+                read[start : start + len(block)], ns[start : start + len(block)] = _confirmed(block, cast)
+    state = np.zeros(count, dtype=np.int8)  # VALID
+    if read.all():
+        return ns, state
+    present = valid_mask(text)
+    unread = ~read
+    state[unread] = INVALID
+    state[~present] = EMPTY
+    ns = np.where(unread, NAT, ns)  # a new array: Arrow's own buffer is read-only
+    rest = np.flatnonzero(unread & present)
+    if rest.size:  # the values Arrow did not settle, as Python strings: the object paths
+        ns[rest], state[rest] = parse_iso_utc_ns(text.take(rest).to_numpy(zero_copy_only=False))
     return ns, state

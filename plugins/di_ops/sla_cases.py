@@ -77,30 +77,61 @@ class _Distinct:
         import numpy as np
         import pandas as pd
 
-        series = pd.Series(values, dtype=object)  # a Series stays itself (copy on write), no copy
+        from di_ops.arrow_text import arrow_strings, dictionary_codes
+
+        text = arrow_strings(values)
+        uniques: list[Any]
+        if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):  # dictionary-encoded when read
+            series = values
+            self.row_codes = np.asarray(values.array.codes, dtype=np.intp)  # widened once for every lookup
+            uniques = [*values.array.categories, None]
+            missing = self.row_codes < 0
+            used = [True] * (len(uniques) - 1) + [bool(missing.any())]
+            if used[-1]:
+                self.row_codes[missing] = len(uniques) - 1
+        elif text is not None:  # read with Arrow: factorised in C++, no Python string per row
+            series = values
+            self.row_codes, uniques = dictionary_codes(text)  # a null is a value of its own (None)
+            used = [True] * len(uniques)
+        else:
+            series = pd.Series(values, dtype=object)  # a Series stays itself (copy on write), no copy
+            codes, found = pd.factorize(series.to_numpy(dtype=object))
+            uniques = [*found, None]  # code -1 (missing) reads the table's last entry
+            self.row_codes = np.where(codes < 0, len(found), codes)
+            used = [True] * len(found) + [bool((codes < 0).any())]
         self.series = series
         self.index = series.index
-        self.objects = series.to_numpy(dtype=object)
-        self.codes, uniques = pd.factorize(self.objects)
-        self.values = [str(u).strip() or None for u in uniques]
+        self.values = [None if u is None else str(u).strip() or None for u in uniques]
         # Nothing to strip, no blanks, no missing values: the column is its own text (no copy).
-        self.clean = not bool((self.codes < 0).any()) and all(
-            type(u) is str and u == v for u, v in zip(uniques, self.values, strict=True)
+        self.clean = all(
+            (type(u) is str and u == v) or not use for u, v, use in zip(uniques, self.values, used, strict=True)
         )
-        self._missing = len(self.values)  # code -1 reads the table's last entry
-        self.row_codes = np.where(self.codes < 0, self._missing, self.codes)
 
     def text(self) -> Any:
+        """The stripped text (blank → missing): the column itself when clean; a Categorical stays one."""
+        import pandas as pd
 
         if self.clean:
             return self.series
+        if isinstance(self.series.dtype, pd.CategoricalDtype):
+            return self.categorical(self.values)
         return self.take(self.values)
+
+    def categorical(self, table: list[Any]) -> Any:
+        """The per-distinct ``table`` taken back to the rows as a Categorical (None → missing), no string per row."""
+        import numpy as np
+        import pandas as pd
+
+        names = sorted({str(v) for v in table if v is not None})
+        lookup = np.array([names.index(str(v)) if v is not None else -1 for v in table], dtype=np.int32)
+        codes = lookup[self.row_codes]
+        return pd.Series(pd.Categorical.from_codes(codes, categories=names), index=self.index, copy=False)
 
     def present(self) -> Any:
         """Per row: True where the value is not blank."""
         import numpy as np
 
-        return np.array([v is not None for v in self.values] + [False], dtype=bool)[self.row_codes]
+        return np.array([v is not None for v in self.values], dtype=bool)[self.row_codes]
 
     def convert(self, convert: Callable[[Any], Any]) -> list[Any]:
         """``convert`` per distinct non-blank value (None when it raises ValueError/KeyError/TypeError)."""
@@ -117,7 +148,8 @@ class _Distinct:
         import numpy as np
         import pandas as pd
 
-        lookup = np.array([*table, None], dtype=object)
+        lookup = np.empty(len(table), dtype=object)
+        lookup[:] = table
         return pd.Series(lookup[self.row_codes], index=self.index, dtype=object, copy=False)
 
     def map(self, convert: Callable[[Any], Any]) -> Any:
@@ -128,7 +160,7 @@ class _Distinct:
         import numpy as np
 
         table = [levels.index(v) if v in levels else len(levels) for v in self.convert(convert)]
-        return np.array([*table, len(levels)], dtype=np.int8)[self.row_codes]
+        return np.array(table, dtype=np.int8)[self.row_codes]
 
 
 def _stripped_text(values: Any) -> Any:
@@ -151,6 +183,11 @@ def _case_ids(values: Any) -> Any:
     import numpy as np
     import pandas as pd
 
+    from di_ops.arrow_text import arrow_strings
+
+    text = arrow_strings(values)
+    if text is not None:
+        return _arrow_case_ids(values, text)
     series = pd.Series(values, dtype=object)
     objects = series.to_numpy(dtype=object)
     if len(objects) == 0 or pd.api.types.infer_dtype(objects, skipna=True) != "string":
@@ -167,6 +204,33 @@ def _case_ids(values: Any) -> Any:
     if rows.size:
         out[rows] = _as_objects(_stripped_text(pd.Series(objects[rows], dtype=object)), None).to_numpy()
     return pd.Series(out, index=series.index, dtype=object, copy=False)
+
+
+def _arrow_case_ids(series: Any, text: Any) -> Any:
+    """:func:`_case_ids` of a column read with Arrow: kept as it is unless an id may need stripping.
+
+    The first and last byte of each id are read from the Arrow buffers; an id starting or ending
+    in ASCII ≤ 32 or a non-ASCII byte (which may be Unicode whitespace), or empty, is rewritten
+    with Python's ``str.strip`` (blank → missing); the column is then rebuilt by Arrow in C++.
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from di_ops.arrow_text import offsets_and_bytes, valid_mask
+
+    offsets, data = offsets_and_bytes(text)
+    begin, end = offsets[:-1], offsets[1:]
+    first, last = np.take(data, begin, mode="clip"), np.take(data, end - 1, mode="clip")
+    doubtful = (end <= begin) | (first <= 32) | (first >= 0x80) | (last <= 32) | (last >= 0x80)
+    doubtful &= valid_mask(text)
+    if not doubtful.any():
+        return series
+    rows = np.flatnonzero(doubtful)
+    stripped = [value.strip() or None for value in text.take(rows).to_pylist()]
+    fixed = pc.replace_with_mask(text, pa.array(doubtful), pa.array(stripped, type=text.type))
+    return pd.Series(fixed, index=series.index, dtype=series.dtype)
 
 
 def _as_objects(text: Any, index: Any) -> Any:
@@ -222,46 +286,55 @@ def prepare_cases(raw: Any) -> tuple[Any, list[str]]:
     ("ok" or the malformed columns) and ``latest_timestamp_utc``; ``region_norm``,
     ``impact_norm``, ``urgency_norm``, ``severity_filed`` (canonical names or missing);
     ``severity_matrix`` (impact × urgency, DOMAIN.md §7); ``caller_account_norm``.
-    ``region_norm``, ``severity_filed`` and ``severity_matrix`` are pandas Categoricals (their
-    values are the canonical names; the audit groups by their codes).
+    The added label columns (``…_norm``, ``severity_filed``, ``severity_matrix``, the ``…_format``
+    columns) are pandas Categoricals (their values are the canonical names; the audit groups by
+    their codes; missing is NaN); so are
+    the exported label texts when the reader dictionary-encoded them (``region``, ``impact`` …,
+    not ``customer_id``, which stays plain text for the per-customer counts of the quality step).
+    A column read with Arrow (:mod:`di_ops.adapters.tac_exports`) is read in C++: timestamps by
+    :func:`di_ops.fast_iso.parse_iso_utc_ns`, labels through their dictionary codes; the result is
+    the same as for the same strings given as Python objects.
     """
     import numpy as np
     import pandas as pd
 
+    from di_ops.arrow_text import decoded
     from di_ops.fast_iso import NAT, STATE_NAMES, parse_iso_utc_ns
 
-    frame = pd.DataFrame(index=raw.index)
-    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    columns = set(raw.columns)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     absent = pd.Series(None, index=raw.index, dtype=object)
+    no_labels = pd.Series(pd.Categorical.from_codes(np.full(len(raw), -1, dtype=np.int8), []), index=raw.index)
     labels = {
-        c: _Distinct(raw[c] if c in raw.columns else absent)
+        c: _Distinct(raw[c] if c in columns else no_labels)
         for c in ("customer_id", "region", "impact", "affected_share", "urgency", "severity", *ESCALATION_COLUMNS)
     }
-    if "case_id" in raw.columns:  # a missing required column stays missing: its check fails every row
+    # Columns are collected first and the frame built once (inserting ~30 columns one by one costs more).
+    frame: dict[str, Any] = {}
+    if "case_id" in columns:  # a missing required column stays missing: its check fails every row
         frame["case_id"] = _case_ids(raw["case_id"])
     for column in ("customer_id", "region", "impact", "urgency", "severity"):
-        if column in raw.columns:
+        if column in columns:
             frame[column] = labels[column].text()
+    if "customer_id" in frame:  # counted per customer by the quality report: plain text, not a Categorical
+        frame["customer_id"] = decoded(frame["customer_id"])
     for column in ESCALATION_COLUMNS:  # optional in the export; an absent one fails its escalation check
         frame[column] = labels[column].text()
     for column in raw.columns:
         if column.startswith("_"):
             frame[column] = raw[column]
-    problems = np.zeros(len(raw), dtype=np.int64)
+    problems = np.zeros(len(raw), dtype=np.int8)
     latest = np.full(len(raw), NAT, dtype=np.int64)
-    state_names = np.array(STATE_NAMES, dtype=object)
     for bit, column in zip((1, 2, 4), TIMESTAMP_COLUMNS, strict=True):
-        ns, state = parse_iso_utc_ns(raw[column] if column in raw.columns else absent)
-        if column in raw.columns:
+        ns, state = parse_iso_utc_ns(raw[column] if column in columns else absent)
+        if column in columns:
             frame[column] = raw[column]
         frame[f"{column}_utc"] = _utc_series(ns, raw.index)
-        frame[f"{column}_format"] = pd.Series(state_names[state], index=raw.index, dtype=object, copy=False)
+        frame[f"{column}_format"] = _named_codes(state, STATE_NAMES, raw.index)
         bad = state == 2 if column != "opened_at" else state != 0
-        problems |= bad.astype(np.int64) * bit
+        problems |= bad.astype(np.int8) * np.int8(bit)
         np.maximum(latest, ns, out=latest)  # NaT is the smallest int64, so missing timestamps are skipped
-    frame["timestamps_format"] = pd.Series(
-        np.array(_TIMESTAMP_PROBLEMS, dtype=object)[problems], index=raw.index, dtype=object, copy=False
-    )
+    frame["timestamps_format"] = _named_codes(problems, _TIMESTAMP_PROBLEMS, raw.index)
     frame["latest_timestamp_utc"] = _utc_series(latest, raw.index)
     region_levels = known_regions()
     region = labels["region"].level_codes(normalise_region, region_levels)
@@ -273,17 +346,23 @@ def prepare_cases(raw: Any) -> tuple[Any, list[str]]:
         labels["affected_share"].level_codes(_impact_from_share, IMPACTS),
     )
     urgency = labels["urgency"].level_codes(normalise_urgency, URGENCIES)
-    frame["impact_norm"] = pd.Series(
-        np.array([*IMPACTS, None], dtype=object)[impact], index=raw.index, dtype=object, copy=False
-    )
-    frame["urgency_norm"] = pd.Series(
-        np.array([*URGENCIES, None], dtype=object)[urgency], index=raw.index, dtype=object, copy=False
-    )
+    frame["impact_norm"] = _categorical(impact, IMPACTS, raw.index)
+    frame["urgency_norm"] = _categorical(urgency, URGENCIES, raw.index)
     severity = labels["severity"].level_codes(normalise_severity, SEVERITY_LEVELS)
     frame["severity_filed"] = _categorical(severity, SEVERITY_LEVELS, raw.index)
-    frame["severity_matrix"] = _categorical(_matrix_codes()[impact, urgency], SEVERITY_LEVELS, raw.index)
-    frame["caller_account_norm"] = labels["caller_account"].map(lambda v: _CALLER_ACCOUNTS[str(v).lower()])
-    return frame, missing
+    matrix = _matrix_codes().ravel()[impact * np.int8(len(URGENCIES) + 1) + urgency]  # one lookup per row
+    frame["severity_matrix"] = _categorical(matrix, SEVERITY_LEVELS, raw.index)
+    frame["caller_account_norm"] = labels["caller_account"].categorical(
+        labels["caller_account"].convert(lambda v: _CALLER_ACCOUNTS[str(v).lower()])
+    )
+    return pd.DataFrame(frame, index=raw.index, copy=False), missing
+
+
+def _named_codes(codes: Any, names: tuple[str, ...], index: Any) -> Any:
+    """Row codes into ``names`` (all valid) as a Categorical Series: the names without a string per row."""
+    import pandas as pd
+
+    return pd.Series(pd.Categorical.from_codes(codes, categories=list(names)), index=index, copy=False)
 
 
 def _categorical(codes: Any, levels: tuple[str, ...], index: Any) -> Any:
@@ -320,15 +399,24 @@ def default_period(as_of: datetime, months: int) -> tuple[date, date]:
 def _codes(values: Any) -> tuple[Any, list[str]]:
     """Row codes (-1 = missing) and names of a label column, codes in the sorted order of the names.
 
-    A Categorical is read through its codes (no per-row work); another column is factorised.
+    A Categorical is read through its codes (no per-row work); Arrow text is factorised in C++;
+    another column is factorised by pandas.
     """
     import numpy as np
     import pandas as pd
 
+    from di_ops.arrow_text import arrow_strings, dictionary_codes
+
     series = pd.Series(values)
+    text = arrow_strings(series)
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes = np.asarray(series.array.codes, dtype=np.intp)
         names = [str(c) for c in series.array.categories]
+        if names == sorted(names):  # already in order (as :func:`_category` leaves them): no remapping
+            return codes, names
+    elif text is not None:
+        codes, found = dictionary_codes(text, null_code=False)
+        names = [str(u) for u in found]
     else:
         codes, uniques = pd.factorize(series.to_numpy(dtype=object))
         names = [str(u) for u in uniques]
@@ -344,7 +432,9 @@ def _category(values: Any) -> Any:
     import pandas as pd
 
     series = pd.Series(values)
-    if isinstance(series.dtype, pd.CategoricalDtype):
+    if isinstance(series.dtype, pd.CategoricalDtype) and list(series.array.categories) == sorted(
+        series.array.categories
+    ):
         return series
     codes, names = _codes(series)
     return pd.Series(pd.Categorical.from_codes(codes, categories=names), index=series.index)
@@ -353,28 +443,68 @@ def _category(values: Any) -> Any:
 def _utc_ns(values: Any) -> Any:
     import numpy as np
 
-    return np.asarray(values.dt.tz_convert("UTC").dt.as_unit("ns").astype("int64"), dtype=np.int64)
+    return np.asarray(values.dt.tz_convert(None).dt.as_unit("ns").to_numpy().view(np.int64), dtype=np.int64)
+
+
+_DAY_NS: Final = 86_400 * 10**9
+_HOUR_NS: Final = 3600 * 10**9
+
+
+def _utc_offsets(zone: Any, first_ns: int, last_ns: int) -> tuple[Any, Any]:
+    """(transition instants, offsets) of ``zone`` between two instants, exact to the second (int64 ns).
+
+    ``offsets[i]`` applies from ``transitions[i - 1]`` (inclusive) to ``transitions[i]``; ``offsets[0]``
+    before the first. Found on an hourly grid, each change then pinned to its second; tzdata has
+    no two changes within an hour, nor a change at a fraction of a second.
+    """
+    import numpy as np
+    import pandas as pd
+
+    def offsets_at(instants: Any) -> Any:
+        utc = pd.DatetimeIndex(instants.view("datetime64[ns]")).tz_localize("UTC")
+        return np.asarray(utc.tz_convert(zone).tz_localize(None).asi8, dtype=np.int64) - instants
+
+    grid = np.arange(first_ns - first_ns % _HOUR_NS - _DAY_NS, last_ns + 2 * _DAY_NS, _HOUR_NS, dtype=np.int64)
+    offsets = offsets_at(grid)
+    transitions = []
+    for hour in np.flatnonzero(np.diff(offsets)):
+        seconds = grid[hour] + np.arange(1, 3601, dtype=np.int64) * 10**9
+        transitions.append(int(seconds[np.argmax(offsets_at(seconds) != offsets[hour])]))
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(offsets)) + 1))
+    return np.array(transitions, dtype=np.int64), offsets[starts]
 
 
 def _local_opening(opened_ns: Any, region_codes: Any, regions: list[str]) -> tuple[Any, Any]:
-    """(opening day number, month number = year·12 + month − 1) in the region's zone; -1 where unknown."""
+    """(opening day number, month number = year·12 + month − 1) in the region's zone; -1 where unknown.
+
+    Local wall time = UTC + the zone's offset at that instant, from the zone's transitions over
+    the cases' span (:func:`_utc_offsets`), not per row through pandas' time-zone machinery.
+    """
     import numpy as np
-    import pandas as pd
 
     from di_ops.fast_iso import NAT
 
     day = np.full(len(opened_ns), -1, dtype=np.int64)
     month = np.full(len(opened_ns), -1, dtype=np.int64)
+    known = opened_ns != NAT
+    if not known.any():
+        return day, month
+    first_ns, last_ns = int(opened_ns[known].min()), int(opened_ns.max())
+    located = np.zeros(len(opened_ns), dtype=bool)
     for code, region in enumerate(regions):
-        rows = np.flatnonzero((region_codes == code) & (opened_ns != NAT))
+        rows = np.flatnonzero((region_codes == code) & known)
         if not rows.size:
             continue
-        utc = pd.DatetimeIndex(opened_ns[rows].view("datetime64[ns]")).tz_localize("UTC")
-        wall = utc.tz_convert(region_zone(region)).tz_localize(None).as_unit("ns").asi8
-        local_day = np.asarray(wall, dtype=np.int64) // (86_400 * 10**9)
-        day[rows] = local_day
-        months = local_day.view("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-        month[rows] = months + 1970 * 12
+        transitions, offsets = _utc_offsets(region_zone(region), first_ns, last_ns)
+        instants = opened_ns[rows]
+        day[rows] = (instants + offsets[np.searchsorted(transitions, instants, side="right")]) // _DAY_NS
+        located[rows] = True
+    if located.any():  # the month of each day number, through a table over the span of days
+        days = day[located]
+        first_day = int(days.min())
+        span = np.arange(first_day, int(days.max()) + 1, dtype=np.int64)
+        months = span.view("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+        month[located] = months[days - first_day]
     return day, month
 
 
@@ -395,7 +525,7 @@ def select_cases(
 
     cases = pd.DataFrame(
         {
-            "case_id": prepared["case_id"].astype(object),
+            "case_id": prepared["case_id"],
             "customer_id": _category(prepared["customer_id"]),
             "region": _category(prepared["region_norm"]),
             "severity": _category(prepared["severity_filed"]),
@@ -403,7 +533,8 @@ def select_cases(
             "opened_at": prepared["opened_at_utc"],
             "first_response_at": prepared["first_response_at_utc"],
             "closed_at": prepared["closed_at_utc"],
-        }
+        },
+        copy=False,
     )
     left_out: dict[str, int] = {}
     opened = _utc_ns(cases["opened_at"])
@@ -430,12 +561,13 @@ def select_cases(
     rows = np.flatnonzero(chosen_rows)
     if rows.size < len(cases):  # usually every case is in scope: no copy then
         cases = cases.take(rows)
-    present = np.flatnonzero(np.bincount(month[rows] - month[rows].min(), minlength=1)) if rows.size else []
-    base = int(month[rows].min()) if rows.size else 0
-    lookup = np.full(int(present[-1]) + 1 if len(present) else 1, -1, dtype=np.int64)
+        month = month[rows]
+    base = int(month.min()) if rows.size else 0
+    present = np.flatnonzero(np.bincount(month - base, minlength=1)) if rows.size else np.zeros(0, dtype=np.intp)
+    lookup = np.full(int(present[-1]) + 1 if len(present) else 1, -1, dtype=np.int16)  # few months: small codes
     lookup[present] = np.arange(len(present))
     names = [f"{(base + int(m)) // 12:04d}-{(base + int(m)) % 12 + 1:02d}" for m in present]
-    month_codes = lookup[month[rows] - base] if rows.size else np.zeros(0, dtype=np.int64)
+    month_codes = lookup[month - base] if rows.size else np.zeros(0, dtype=np.int16)
     cases["month"] = pd.Categorical.from_codes(month_codes, categories=names)
     return cases, left_out
 
@@ -486,6 +618,65 @@ def _counts(judged: Any, key: str | None, *, by: str, kinds: Any, n_kinds: int) 
         for b in range(len(by_names))
         if table[k, b].sum()
     }
+
+
+# A joint table over every dimension is used while it stays small, also beside the rows (else a pass per dimension).
+_MAX_CUBE_CELLS: Final = 1 << 22
+
+
+class _Cube:
+    """Row counts per combination of label columns and a per-row kind, from one pass over the rows.
+
+    Each column is an axis of its sorted names plus a last "missing" slot; the kinds are the
+    last axis. A :func:`_counts` table for any (key, by) pair of the columns is then a sum over
+    the other axes (missing keys left out, like groupby) instead of another pass over the rows.
+    When the joint table would be large (many customers × months …), each table is counted
+    from the rows instead (:func:`_counts`); the results are the same.
+    """
+
+    def __init__(self, judged: Any, columns: tuple[str, ...], kinds: Any, n_kinds: int) -> None:
+        import math
+
+        import numpy as np
+
+        self.judged, self.columns, self.kinds, self.n_kinds = judged, columns, kinds, n_kinds
+        coded = [_codes(judged[column]) for column in columns]
+        self.names = {column: names for column, (_, names) in zip(columns, coded, strict=True)}
+        shape = [len(names) + 1 for _, names in coded] + [n_kinds]
+        self.table: Any = None
+        if math.prod(shape) > min(_MAX_CUBE_CELLS, max(4 * len(judged), 4096)):
+            return
+        flat = np.array(kinds, dtype=np.intp)  # a copy: the slots are added to it in place
+        stride = n_kinds
+        for (codes, names), size in zip(reversed(coded), reversed(shape[:-1]), strict=True):
+            flat += (np.where(codes < 0, len(names), codes) if (codes < 0).any() else codes) * stride
+            stride *= size
+        self.table = np.bincount(flat, minlength=math.prod(shape)).reshape(shape)
+
+    def totals(self, keep: tuple[str, ...]) -> Any:
+        """The table summed over every column not in ``keep`` (axes in the order of ``keep``, kinds last)."""
+        import numpy as np
+
+        axes = [self.columns.index(column) for column in keep]
+        summed = self.table.sum(axis=tuple(i for i in range(len(self.columns)) if i not in axes))
+        order = sorted(range(len(axes)), key=axes.__getitem__)  # summed keeps the columns' own order
+        return np.moveaxis(summed, list(range(len(axes))), [order.index(i) for i in range(len(axes))])
+
+    def counts(self, key: str | None, by: str) -> dict[tuple[str, str], Any]:
+        """:func:`_counts` of ``key`` (None: everything) and ``by`` with this cube's kinds."""
+        if self.table is None:
+            return _counts(self.judged, key, by=by, kinds=self.kinds, n_kinds=self.n_kinds)
+        if key is None:
+            table, key_names = self.totals((by,))[None, :-1], [""]
+        else:
+            table, key_names = self.totals((key, by))[:-1, :-1], self.names[key]
+        by_names = self.names[by]
+        return {
+            (key_names[k], by_names[b]): table[k, b]
+            for k in range(len(key_names))
+            for b in range(len(by_names))
+            if table[k, b].sum()
+        }
 
 
 def _group_row(
@@ -540,8 +731,9 @@ def compliance_table(judged: Any, *, min_cases: int, judge_by_wilson: bool) -> l
     rows: list[dict[str, Any]] = []
     dimensions = (("overall", None), ("region", "region"), ("customer", "customer_id"), ("month", "month"))
     status = judged["status"].array.codes if len(judged) else np.zeros(0, dtype=np.int8)
+    cube = _Cube(judged, ("region", "customer_id", "month", "severity"), status, 3)
     for dimension, column in dimensions:
-        counts = _counts(judged, column, by="severity", kinds=status, n_kinds=3)
+        counts = cube.counts(column, "severity")
         for (key, severity), (met, breached, pending) in counts.items():
             rows.append(
                 _group_row(
@@ -564,7 +756,56 @@ def compliance_table(judged: Any, *, min_cases: int, judge_by_wilson: bool) -> l
 
 
 def misclassification(judged: Any) -> dict[str, Any]:
-    """Filed severity against the impact × urgency matrix: downgraded (allowed triage) and raised, apart."""
+    """Filed severity against the impact × urgency matrix: downgraded (allowed triage) and raised, apart.
+
+    Counted once per (region, customer, filed, matrix) combination; the direction is a property of
+    the (filed, matrix) pair, so it is decided per pair, not per row.
+    """
+    import numpy as np
+
+    cube = _Cube(judged, ("region", "customer_id", "severity", "severity_matrix"), np.zeros(len(judged)), 1)
+    names = ("matching", "downgraded", "raised")
+    if cube.table is None:  # too many combinations for one table: the direction per row
+        return _misclassification_by_rows(judged)
+    filed = _known_levels(cube.names["severity"], cube.totals(("severity",))[:, 0])
+    matrix = _known_levels(cube.names["severity_matrix"], cube.totals(("severity_matrix",))[:, 0])
+    # 0 matching, 1 downgraded (filed less severe = a larger number), 2 raised
+    direction = np.where(filed[:, None] > matrix[None, :], 1, np.where(filed[:, None] < matrix[None, :], 2, 0))
+
+    def by_direction(pairs: Any) -> list[int]:
+        """Counts per direction of a (…, filed, matrix) table summed over its leading axes."""
+        flat = pairs.reshape(-1, *direction.shape).sum(axis=0)  # the missing slots hold none (checked above)
+        return [int(flat[direction == i].sum()) for i in range(3)]
+
+    def counts(by: str) -> dict[str, Any]:
+        table = cube.totals((by, "severity", "severity_matrix"))[..., 0]
+        return {
+            key: dict(zip(names, by_direction(table[k]), strict=True))
+            for k, key in enumerate(cube.names[by])
+            if table[k].sum()
+        }
+
+    pairs = cube.counts("severity", "severity_matrix")
+    return {
+        "total": dict(zip(names, by_direction(cube.totals(("severity", "severity_matrix"))[..., 0]), strict=True)),
+        "by_region": counts("region"),
+        "by_customer": counts("customer_id"),
+        "filed_vs_matrix": [{"filed": f, "matrix": m, "cases": int(n[0])} for (f, m), n in pairs.items()],
+    }
+
+
+def _known_levels(names: list[str], counts: Any) -> Any:
+    """S1..S4 → 1..4 per name (and 0 for the missing slot); a used missing or unknown severity raises."""
+    import numpy as np
+
+    levels = np.array([SEVERITY_LEVELS.index(n) + 1 if n in SEVERITY_LEVELS else 0 for n in names] + [0])
+    if (counts[levels == 0] > 0).any():
+        raise ValueError("every judged case needs a known severity and matrix severity (S1..S4)")
+    return levels
+
+
+def _misclassification_by_rows(judged: Any) -> dict[str, Any]:
+    """:func:`misclassification` with the direction computed per row (for very many combinations)."""
     import numpy as np
 
     filed = _level_codes(judged["severity"])
@@ -611,10 +852,9 @@ def breaches_by(judged: Any, column: str) -> dict[str, dict[str, int]]:
     import numpy as np
 
     status = judged["status"].array.codes if len(judged) else np.zeros(0, dtype=np.int8)
-    breached = np.asarray(status == 1, dtype=np.intp)
     found = {
-        pair: int(table[1])
-        for pair, table in _counts(judged, column, by="severity", kinds=breached, n_kinds=2).items()
+        pair: int(table[1])  # status 1 = breached
+        for pair, table in _Cube(judged, (column, "severity"), status, 3).counts(column, "severity").items()
         if table[1]
     }
     severities = sorted({severity for _, severity in found})

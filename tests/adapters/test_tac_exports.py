@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from di_ops.adapters.tac_exports import LINE, SOURCE_FILE, export_files, exports_digest, read_exports
@@ -21,9 +22,9 @@ def test_csv_jsonl_and_json_array_are_read_as_strings_with_their_lines(tmp_path:
     assert [f.name for f in files] == ["a.csv", "b.jsonl", "c.json"]
     rows = {r["case_id"]: r for r in frame.to_dict("records")}
     assert rows["A-1"]["region"] == "EMEA" and rows["A-1"]["affected_share"] == "0.3"
-    assert rows["A-2"]["region"] is None  # empty → missing
+    assert pd.isna(rows["A-2"]["region"])  # empty → missing
     assert rows["B-1"]["affected_share"] == "0.8"  # numbers stay text until the quality step
-    assert rows["B-2"]["region"] is None
+    assert pd.isna(rows["B-2"]["region"])
     assert rows["C-1"]["extra"] == '{"x": 1}'
     assert [(rows[k][SOURCE_FILE], rows[k][LINE]) for k in ("A-1", "A-2", "B-1", "B-2", "C-1")] == [
         ("a.csv", 2),
@@ -49,3 +50,30 @@ def test_a_missing_path_is_reported(tmp_path: Path) -> None:
         export_files(tmp_path / "missing")
     with pytest.raises(FileNotFoundError):
         read_exports(tmp_path)  # an empty folder
+
+
+def test_text_stays_in_arrow_buffers_and_only_empty_is_missing(tmp_path: Path) -> None:
+    from di_ops.arrow_text import arrow_strings
+
+    (tmp_path / "a.csv").write_text(
+        'case_id,note,region\nA-1,"two\nlines",NA\nA-2,"",null\nA-3, ,"EMEA"\n', encoding="utf-8"
+    )
+    (tmp_path / "b.jsonl").write_text('{"case_id": "B-1", "note": "", "region": true}\n')
+    frame, _ = read_exports(tmp_path)
+    for column in ("case_id", "note", SOURCE_FILE):
+        assert arrow_strings(frame[column]) is not None, column
+    assert isinstance(frame["region"].dtype, pd.CategoricalDtype)  # a label: dictionary-encoded as it is read
+    # a record per line: a quoted newline is kept in its value (and, as before, not counted)
+    assert frame[LINE].tolist() == [2, 3, 4, 1]
+    assert frame["note"].tolist()[0] == "two\nlines" and frame["note"].isna().tolist() == [False, True, False, True]
+    assert frame["region"].tolist()[:3] == ["NA", "null", "EMEA"] and frame["region"].tolist()[3] == "true"
+    assert frame["note"].tolist()[2] == " "  # blanks are the quality step's business (stripped there)
+
+
+def test_a_short_row_is_read_with_the_rest_missing(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("case_id,region,severity\nA-1,EMEA,S3\nA-2,AMER\nA-3,,S4\n", encoding="utf-8")
+    frame, _ = read_exports(tmp_path)
+    assert frame["case_id"].tolist() == ["A-1", "A-2", "A-3"]
+    assert frame["severity"].isna().tolist() == [False, True, False]
+    assert frame["region"].isna().tolist() == [False, False, True]
+    assert frame[LINE].tolist() == [2, 3, 4]

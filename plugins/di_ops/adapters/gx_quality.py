@@ -215,13 +215,25 @@ def build_suite(gx: Any, rule_list: list[Rule]) -> Any:
     return suite
 
 
+# Label columns GX sees as Categoricals (the canonical names); every other text column it sees as objects.
+_GX_CATEGORICALS: Final = ("region_norm", "severity_filed", "severity_matrix")
+
+
 def gx_frame(prepared: Any) -> Any:
-    """The frame GX validates: object columns; escalation texts with missing → "" (a regex then fails)."""
+    """The frame GX validates: text as object columns (missing → None; the exports are read as Arrow
+    text and dictionary-encoded labels, see :mod:`di_ops.adapters.tac_exports`), the canonical
+    severity/region labels as Categoricals; escalation texts with missing → "" (a regex then fails).
+    """
+    import pandas as pd
+
     from di_ops.sla_cases import ESCALATION_COLUMNS
 
     frame = prepared.copy()
     for column in frame.columns:
-        if str(frame[column].dtype) == "string":
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.StringDtype) or (
+            isinstance(dtype, pd.CategoricalDtype) and column not in _GX_CATEGORICALS
+        ):
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     for column in ESCALATION_COLUMNS:
         frame[column] = frame[column].fillna("")

@@ -3,7 +3,16 @@
 Every value stays a string (or missing) here: typing and validation are the data-quality
 step's job (:mod:`di_ops.adapters.gx_quality`), which must see the values as exported.
 Each row carries ``_source_file`` and ``_line`` (1-based line in its file; CSV: the header
-is line 1) so a quarantined row can be found again. pandas is imported inside functions.
+is line 1) so a quarantined row can be found again.
+
+The files are read with Arrow (pyarrow's multithreaded CSV reader; JSON through Python's
+``json``) and the text stays in Arrow buffers: the frame's columns are pandas ``str`` columns
+backed by Arrow string arrays (missing = NaN), which :mod:`di_ops.sla_cases` reads in C++
+(:mod:`di_ops.arrow_text`) instead of as a million Python strings. The label-like columns
+(:data:`DICTIONARY_COLUMNS`: customer, region, impact, urgency, severity, escalation contact
+fields — few distinct values each) are dictionary-encoded by the CSV reader as it parses them
+and arrive as pandas Categoricals of the exported strings (nothing stripped or normalised yet).
+An empty value is missing. pandas and pyarrow are imported inside functions.
 """
 
 from __future__ import annotations
@@ -13,9 +22,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from di_ops.sla_cases import ESCALATION_COLUMNS
+
 SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
 SOURCE_FILE = "_source_file"
 LINE = "_line"
+DICTIONARY_COLUMNS = frozenset(
+    {"customer_id", "region", "impact", "affected_share", "urgency", "severity", *ESCALATION_COLUMNS}
+)
 
 
 def export_files(path: Path) -> list[Path]:
@@ -61,32 +75,98 @@ def _as_text(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
-def read_file(file: Path) -> Any:
-    """One export file as a DataFrame of strings (missing/empty values as None)."""
+def _text_type(name: str) -> Any:
+    """The Arrow type a column is read as: dictionary-encoded strings for the labels, else strings."""
+    import pyarrow as pa
+
+    return pa.dictionary(pa.int32(), pa.string()) if name in DICTIONARY_COLUMNS else pa.string()
+
+
+def _csv_table(file: Path) -> Any:
+    """A CSV file as an Arrow table of strings (header names stripped; an empty value is null)."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    with file.open(encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    names = [name.strip() for name in header]
+    try:
+        table = pa_csv.read_csv(
+            file,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, encoding="utf-8"),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: _text_type(name) for name in names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid:  # e.g. a row with fewer fields: pandas reads it with the rest missing
+        return _pandas_csv_table(file, names)
+    return table.combine_chunks()
+
+
+def _pandas_csv_table(file: Path, names: list[str]) -> Any:
+    """The forgiving reading of a CSV file Arrow refuses (pandas' C parser), as the same Arrow table."""
     import pandas as pd
+    import pyarrow as pa
+
+    frame = pd.read_csv(file, dtype=object, keep_default_na=False, encoding="utf-8-sig")
+    columns = {
+        name: pa.array([None if v is None or v != v or v == "" else str(v) for v in frame.iloc[:, i]], pa.string())
+        for i, name in enumerate(names)
+    }
+    return pa.table({name: array.cast(_text_type(name)) for name, array in columns.items()})
+
+
+def _json_table(file: Path) -> tuple[Any, list[int]]:
+    """A JSON-lines or JSON-array file as an Arrow table of strings (columns in order of appearance)."""
+    import pyarrow as pa
+
+    records, lines = _json_records(file)
+    columns: dict[str, None] = {}
+    for record in records:
+        columns.update(dict.fromkeys(record))
+    table = pa.table(
+        {
+            name: pa.array([_as_text(record.get(name)) or None for record in records], type=pa.string()).cast(
+                _text_type(name)
+            )
+            for name in columns
+        }
+    )
+    return table, lines
+
+
+def read_table(file: Path) -> Any:
+    """One export file as an Arrow table of strings plus ``_source_file`` and ``_line``."""
+    import pyarrow as pa
 
     if file.suffix.lower() == ".csv":
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        frame.columns = [str(c).strip() for c in frame.columns]
-        lines = range(2, len(frame) + 2)
+        table = _csv_table(file)
+        lines: Any = range(2, table.num_rows + 2)
     else:
-        records, lines = _json_records(file)
-        frame = pd.DataFrame.from_records([{k: _as_text(v) for k, v in r.items()} for r in records])
-    frame = frame.astype(object).where(frame.notna(), None)
-    frame = frame.replace({"": None})
-    frame[SOURCE_FILE] = file.name
-    frame[LINE] = list(lines)
-    return frame
+        table, lines = _json_table(file)
+    table = table.append_column(SOURCE_FILE, pa.array([file.name] * table.num_rows, type=pa.string()))
+    return table.append_column(LINE, pa.array(lines, type=pa.int64()))
+
+
+def read_file(file: Path) -> Any:
+    """One export file as a DataFrame of strings (Arrow-backed ``str`` columns; missing/empty values NaN)."""
+    return read_table(file).to_pandas()
 
 
 def read_exports(path: Path) -> tuple[Any, list[Path]]:
-    """Every export at ``path`` concatenated (columns are the union; missing ones are None)."""
-    import pandas as pd
+    """Every export at ``path`` concatenated (columns are the union; missing ones are missing)."""
+    import pyarrow as pa
 
     files = export_files(path)
     if not files:
         raise FileNotFoundError(f"no .csv/.json/.jsonl TAC case export in {path}")
-    frames = [read_file(f) for f in files]
-    frame = pd.concat(frames, ignore_index=True, sort=False).astype(object)
-    frame = frame.where(frame.notna(), None)
-    return frame, files
+    tables = [read_table(f) for f in files]
+    table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+    names = list(dict.fromkeys(name for t in tables for name in t.column_names))  # in order of appearance
+    return table.select(names).combine_chunks().to_pandas(), files
