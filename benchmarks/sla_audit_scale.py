@@ -57,15 +57,8 @@ from di_ops.arrow_text import arrow_strings  # noqa: E402
 from di_ops.fast_iso import parse_iso_utc_ns  # noqa: E402
 from di_ops.rules import calendar  # noqa: E402
 from di_ops.settings_sla import sla_settings  # noqa: E402
-from di_ops.sla_cases import (  # noqa: E402
-    TIMESTAMP_COLUMNS,
-    breaches_by,
-    compliance_table,
-    judge_cases,
-    misclassification,
-    prepare_cases,
-    select_cases,
-)
+from di_ops.sla_cases import TIMESTAMP_COLUMNS, judge_cases, prepare_cases, select_cases  # noqa: E402
+from di_ops.sla_figures import breaches_by, compliance_table, misclassification  # noqa: E402
 from include.demo.tac_cases import case_frame  # noqa: E402
 
 END = datetime(2026, 11, 27, tzinfo=UTC)

@@ -179,7 +179,7 @@ def _reference_figures(judged: pd.DataFrame) -> dict[str, object]:
 
 
 def test_aggregates_agree_with_a_plain_groupby() -> None:
-    from di_ops.sla_cases import breaches_by, compliance_table, misclassification
+    from di_ops.sla_figures import breaches_by, compliance_table, misclassification
     from include.demo.tac_cases import DEMO_END, case_frame
 
     raw = case_frame(4000, end=DEMO_END, seed=5).astype(object)
@@ -232,8 +232,8 @@ def test_an_export_read_with_arrow_prepares_like_the_same_strings_as_objects(tmp
 
 
 def test_the_joint_table_and_the_pass_per_dimension_give_the_same_figures(monkeypatch: pytest.MonkeyPatch) -> None:
-    from di_ops import sla_cases
-    from di_ops.sla_cases import breaches_by, compliance_table, misclassification
+    from di_ops import sla_figures
+    from di_ops.sla_figures import breaches_by, compliance_table, misclassification
     from include.demo.tac_cases import DEMO_END, case_frame
 
     raw = case_frame(3000, end=DEMO_END, seed=7).astype(object)
@@ -251,11 +251,11 @@ def test_the_joint_table_and_the_pass_per_dimension_give_the_same_figures(monkey
         ]
 
     joint = figures()
-    monkeypatch.setattr(sla_cases, "_MAX_CUBE_CELLS", 0)
+    monkeypatch.setattr(sla_figures, "_MAX_CUBE_CELLS", 0)
     assert figures() == joint
     unknown = judged.assign(severity_matrix=judged["severity_matrix"].cat.set_categories(["S1", "S2", "S3"]))
     for limit in (0, 1 << 22):
-        monkeypatch.setattr(sla_cases, "_MAX_CUBE_CELLS", limit)
+        monkeypatch.setattr(sla_figures, "_MAX_CUBE_CELLS", limit)
         with pytest.raises(ValueError, match="known severity"):
             misclassification(unknown)
 

@@ -248,7 +248,8 @@ def audit_cases(plan: dict[str, Any]) -> dict[str, Any]:
     """
     from di_ops.adapters.opsdb import ops_engine
     from di_ops.adapters.sla_history import store_run
-    from di_ops.sla_cases import breaches_by, compliance_table, judge_cases, misclassification, select_cases
+    from di_ops.sla_cases import judge_cases, select_cases
+    from di_ops.sla_figures import breaches_by, compliance_table, misclassification
 
     cfg = sla_settings()
     run_dir = Path(plan["run_dir"])
