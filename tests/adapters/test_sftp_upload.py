@@ -54,18 +54,27 @@ def _sha(path: Path) -> str:
     return hashlib.sha512(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.parametrize(
+    "tuning",
+    [
+        TransferTuning(),
+        TransferTuning(local_hash_after=False),
+        TransferTuning(hash_nice=19, stream_hash_bytes=1 * MiB),
+    ],
+    ids=["local-hash-after", "local-hash-during", "both-hashes-niced-during"],
+)
 def test_happy_path_uploads_verifies_renames_and_a_rerun_is_a_no_op(
-    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, tuning: TransferTuning
 ) -> None:
     src = _cop(tmp_path, 3 * MiB + 12345)
-    receipt = upload_file(_target(sshd_lab, sftp_root), src, expected_sha512=_sha(src))
+    receipt = upload_file(_target(sshd_lab, sftp_root), src, expected_sha512=_sha(src), tuning=tuning)
     final = sftp_root / NAME
     assert final.read_bytes() == src.read_bytes()
     assert not (sftp_root / temp_name(NAME)).exists()
     assert receipt.outcome == "uploaded"
     assert receipt.bytes == receipt.bytes_sent == src.stat().st_size
     assert receipt.sha512 == _sha(src)
-    assert receipt.verify_method == "exec sha512"
+    assert receipt.verify_method.startswith("exec sha512")
     assert receipt.cipher.startswith("aes128-gcm")
     assert receipt.mb_per_s > 0 and receipt.duration_s >= receipt.transfer_s
     mtime = final.stat().st_mtime_ns
@@ -151,6 +160,27 @@ def test_a_file_changed_since_validation_is_refused(sshd_lab: SshdLab, sftp_root
     with pytest.raises(ChecksumMismatch, match="changed since it was validated"):
         upload_file(_target(sshd_lab, sftp_root), src, expected_sha512="0" * 128)
     assert not (sftp_root / NAME).exists()
+
+
+def test_a_local_file_changed_during_the_transfer_is_refused(
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path
+) -> None:
+    """The local hash (after the transfer, by default) reads the file as it is then: bytes that
+    changed after they were sent make the remote copy differ, and nothing is renamed."""
+    src = _cop(tmp_path, 4 * MiB)
+    changed = False
+
+    def change(position: int) -> None:
+        nonlocal changed
+        if not changed and position > 2 * MiB:  # the first bytes are on the server already
+            with src.open("r+b") as fh:
+                fh.write(b"\xff" * 64)
+            changed = True
+
+    with pytest.raises(ChecksumMismatch, match="differs from the local"):
+        upload_file(_target(sshd_lab, sftp_root), src, progress=change, tuning=TransferTuning(max_outstanding=2))
+    assert changed
+    assert not (sftp_root / NAME).exists() and not (sftp_root / temp_name(NAME)).exists()
 
 
 @pytest.mark.parametrize("step", [0, 1 * MiB], ids=["whole-file", "streamed"])

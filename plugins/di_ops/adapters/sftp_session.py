@@ -132,6 +132,15 @@ class TransferTuning:
     # hashes the whole file once the transfer is done - the complete file as it will be renamed,
     # and on two shared cores the faster transfer (benchmarks/sftp_upload.py --stream-hash-mib).
     stream_hash_bytes: int = 0
+    # Where the local SHA-512 runs: False = in a thread during the transfer, over the bytes as they
+    # are sent; True = after the transfer, over the local file as it is then, in parallel with the
+    # server's hash of the temp file (the client would otherwise wait idle for it, and during the
+    # transfer the hash takes CPU from sending). Either way the remote bytes must equal it.
+    local_hash_after: bool = True
+    # > 0: both hashes run during the transfer at this niceness (Linux: the local hash thread; the
+    # server's streamed hash via ``nice``), taking only CPU the transfer leaves idle; the rest is
+    # finished after it. Needs local_hash_after and stream_hash_bytes > 0 to apply to both.
+    hash_nice: int = 0
 
 
 # --- host keys --------------------------------------------------------------------------------
@@ -360,11 +369,11 @@ class StreamingSha512:
     did not run (the caller then hashes the whole file afterwards).
     """
 
-    def __init__(self, session: Session, path: str, *, streamed: bool) -> None:
+    def __init__(self, session: Session, path: str, *, streamed: bool, nice: int = 0) -> None:
         quoted = shlex.quote(path)
         if streamed:
             command = (
-                f"{_STREAM_PYTHON} -c {shlex.quote(_STREAM_SHA512_PY)} {quoted} 2>/dev/null || "
+                f"{f'nice -n {int(nice)} ' if nice > 0 else ''}{_STREAM_PYTHON} -c {shlex.quote(_STREAM_SHA512_PY)} {quoted} 2>/dev/null || "
                 f'{{ while read n; do head -c "$n" <&3 || exit 1; done; }} 3< {quoted} | {_REMOTE_SHA512}'
             )
         else:

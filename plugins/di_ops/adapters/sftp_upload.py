@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import posixpath
 import queue
 import struct
@@ -148,6 +149,47 @@ class _HashThread:
     def hexdigest(self) -> str:
         self._queue.put(None)
         self._thread.join()
+        return self.digest.hexdigest()
+
+
+class _NoHash:
+    """``TransferTuning.local_hash_after``: nothing hashed while sending."""
+
+    def feed(self, chunk: bytes) -> None:
+        pass
+
+    def hexdigest(self) -> str:
+        return ""
+
+
+class _HashAfter:
+    """The local file's SHA-512 from ``offset`` on (continuing ``digest``), in a thread started after
+    the transfer, so it runs while the server hashes the temp file (hashlib releases the GIL)."""
+
+    def __init__(self, path: Path, digest: hashlib._Hash, offset: int, nice: int = 0) -> None:
+        self.digest, self.error, self.nice = digest, None, nice
+        self._thread = threading.Thread(target=self._run, args=(path, offset), name="sha512-after", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path, offset: int) -> None:
+        if self.nice > 0 and hasattr(os, "setpriority"):
+            try:  # Linux: a thread's own niceness (only CPU the sending threads leave idle)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+            except OSError:
+                pass
+        try:
+            with path.open("rb", buffering=0) as fh:
+                fh.seek(offset)
+                buf = memoryview(bytearray(4 * 1024 * 1024))
+                while n := fh.readinto(buf):
+                    self.digest.update(buf[:n])
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self.error = exc
+
+    def hexdigest(self) -> str:
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
         return self.digest.hexdigest()
 
 
@@ -267,13 +309,13 @@ class _RemoteHash:
     else told the whole size once the transfer is done.
     """
 
-    def __init__(self, session: Session, path: str, step: int) -> None:
-        self.session, self.path, self.step = session, path, step
+    def __init__(self, session: Session, path: str, step: int, nice: int = 0) -> None:
+        self.session, self.path, self.step, self.nice = session, path, step, nice
         self.stream: StreamingSha512 | None = None
 
     def acked(self, end: int) -> None:
         if self.stream is None:
-            self.stream = StreamingSha512(self.session, self.path, streamed=self.step > 0)
+            self.stream = StreamingSha512(self.session, self.path, streamed=self.step > 0, nice=self.nice)
         if self.step > 0 and end - self.stream.extended >= self.step:
             self.stream.extend(end - self.stream.extended)
 
@@ -377,9 +419,16 @@ def _upload(
         log.warning("the temp file %s is larger than the file (%d > %d): starting over", partial, partial_size, size)
 
     t_transfer = time.monotonic()
-    hasher = _HashThread(digest)
+    hasher: _HashThread | _NoHash = _NoHash() if tuning.local_hash_after else _HashThread(digest)
+    early_local = (
+        _HashAfter(local_path, digest, offset, tuning.hash_nice)
+        if tuning.local_hash_after and tuning.hash_nice > 0
+        else None
+    )
     step = tuning.stream_hash_bytes if tuning.stream_hash_bytes < size - offset else 0
-    remote_stream = _RemoteHash(session, partial, step) if session.target.remote_hash != "readback" else None
+    remote_stream = (
+        _RemoteHash(session, partial, step, tuning.hash_nice) if session.target.remote_hash != "readback" else None
+    )
 
     try:
         with local_path.open("rb") as source:
@@ -395,19 +444,21 @@ def _upload(
                 remote_stream.acked if remote_stream else None,
             )
     finally:
-        local_sha = hasher.hexdigest()
+        sent_sha = hasher.hexdigest()
     transfer_s = time.monotonic() - t_transfer
+
+    t_verify = time.monotonic()
+    after = early_local or (_HashAfter(local_path, digest, offset) if tuning.local_hash_after else None)
+    remote_size = session.stat_size(partial)
+    if remote_size != size:
+        raise UploadInterrupted(f"{partial} holds {remote_size} bytes after the transfer, expected {size}")
+    early = remote_stream.finish(size) if remote_stream else None
+    local_sha = after.hexdigest() if after is not None else sent_sha
     if expected_sha512 is not None and local_sha != expected_sha512.lower():
         raise ChecksumMismatch(
             f"{local_path} changed since it was validated: sha512 {local_sha[:16]}... is not the "
             f"expected {expected_sha512[:16]}...; nothing renamed"
         )
-
-    t_verify = time.monotonic()
-    remote_size = session.stat_size(partial)
-    if remote_size != size:
-        raise UploadInterrupted(f"{partial} holds {remote_size} bytes after the transfer, expected {size}")
-    early = remote_stream.finish(size) if remote_stream else None
     if early is not None and (early == local_sha or not step):
         # the server hashed the temp file on the channel started with the transfer: the complete
         # file now, or (streamed) each byte after its write was acknowledged
