@@ -73,6 +73,28 @@ def test_an_inbox_file_is_never_read_twice_even_when_a_crash_left_it_behind(worl
     assert [item["request_id"] for item in second["due"]] == [item["request_id"] for item in first["due"]]
 
 
+def test_before_the_first_inventory_the_inbox_waits_and_a_manual_request_fails(  # type: ignore[no-untyped-def]
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_DI_OPS_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "ops.db")}))
+    inbox = data_dir / "cop" / "inbox"
+    write_inbox(inbox, {"sr.json": DEMO_REQUESTS["sr-1001-C001.json"]})
+    result = _intake("run-early")
+    assert result["waiting_for_inventory"] == 1
+    assert result["due"] == result["rejected"] == result["planned"] == []
+    assert (inbox / "sr.json").exists()  # untouched: read by the first run after inventory_sync
+    assert not (inbox / "processed").exists() and not (inbox / "rejected").exists()
+    with pytest.raises(RuntimeError, match="inventory_sync must run first"):
+        intake(
+            {"customer_id": "C001", "cop_file": DEVICEPACK},
+            dag_id="cop_upload",
+            run_id="run-manual",
+            as_of=MORNING,
+            started_at=MORNING,
+            dry_run=False,
+        )
+
+
 def test_a_dry_run_reads_but_keeps_the_inbox_and_records_nothing(world) -> None:  # type: ignore[no-untyped-def]
     engine, inbox = world
     write_inbox(inbox, {"sr.json": DEMO_REQUESTS["sr-1001-C001.json"]})

@@ -165,8 +165,27 @@ def intake(
     settings = cop_settings()
     engine = ops_engine()
     snapshot = pin_snapshot(engine, dag_id, run_id, as_of, started_at)
-    if snapshot is None:  # transient: inventory_sync may be loading the first one (retried)
-        raise RuntimeError("no inventory snapshot in the ops DB yet: inventory_sync must run first")
+    if snapshot is None:
+        if params.get("customer_id") or params.get("cop_file"):  # transient (retried): inventory_sync may be loading
+            raise RuntimeError("no inventory snapshot in the ops DB yet: inventory_sync must run first")
+        # A scheduled pickup before the first inventory: nothing can be validated, so nothing is
+        # read, moved or rejected; the inbox waits for the next run (no failure, no alert).
+        inbox = settings.folder(settings.inbox)
+        waiting = len(list(inbox.glob("*.json"))) if inbox.is_dir() else 0
+        log.warning(
+            "no inventory snapshot in the ops DB yet (inventory_sync has not run): %d inbox request(s) "
+            "left for the next run",
+            waiting,
+        )
+        return {
+            "due": [],
+            "notify": [],
+            "planned": [],
+            "rejected": [],
+            "missed": [],
+            "dry_run_plan": [],
+            "waiting_for_inventory": waiting,
+        }
     customers = {c["customer_id"]: c for c in snapshot_rows(engine, snapshot)["customers"]}
     repository, inbox = settings.folder(settings.repository), settings.folder(settings.inbox)
     checksums = read_checksums(repository, settings.checksum_files)
@@ -395,6 +414,8 @@ def write_report(intake_summary: dict[str, Any] | None, *, dag_id: str, run_id: 
         "requests": sorted(requests, key=lambda r: r["request_id"]),
         "uploads": sorted(receipts, key=lambda r: r["request_id"]),
         "dry_run_plan": intake_summary.get("dry_run_plan", []),
+        # inbox requests left unread because no inventory snapshot existed yet (read by the next run)
+        "waiting_for_inventory": intake_summary.get("waiting_for_inventory", 0),
         "counts": {
             status: sum(1 for r in requests if r["status"] == status)
             for status in ("due", "planned", "uploaded", "rejected", "failed", "missed")
