@@ -283,32 +283,10 @@ class Session:
             return None
 
     def exec_sha512(self, path: str) -> str | None:
-        """The server's SHA-512 of ``path`` over an exec channel; None when the server does not allow it."""
-        try:
-            chan = self.transport.open_session(timeout=self.target.timeout)
-        except Exception:  # noqa: BLE001 - refused channel: fall back
-            return None
-        try:
-            chan.settimeout(max(self.target.timeout, 300.0))
-            chan.exec_command(f"{_REMOTE_SHA512} < {shlex.quote(path)}")
-            chan.shutdown_write()  # a forced internal-sftp sees EOF and exits instead of waiting
-            out = b""
-            while True:
-                data = chan.recv(65536)
-                if not data:
-                    break
-                out += data
-                if len(out) > 1 << 16:
-                    break
-            status = chan.recv_exit_status()
-        except (OSError, EOFError):
-            return None
-        finally:
-            chan.close()
-        match = _SHA512_LINE.match(out.decode("ascii", "replace"))
-        if status != 0 or match is None:
-            return None
-        return match.group(1)
+        """The server's SHA-512 of ``path`` over an exec channel; None when the server does not allow it.
+
+        stdin is closed at once: a forced internal-sftp sees EOF and exits instead of waiting."""
+        return self.finish_sha512(self.start_exec(f"{_REMOTE_SHA512} < {shlex.quote(path)}"))
 
     def start_exec(self, command: str, *, keep_stdin: bool = False) -> Any:
         """Start ``command`` on an exec channel without waiting; None when refused."""
