@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import REPO, free_port, port_open, service_missing
+
+APPROVAL_TIMEOUT_S = 20  # guard.approval_timeout_hours on the cluster (shipped: 12 h)
 
 
 class AirflowApi:
@@ -88,6 +91,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
     home = tmp_path_factory.mktemp("cluster")
     data = home / "data"
+    # The shipped config, except that an unanswered approval times out after 20 s, not 12 h
+    # (test_approval_timeout_on_cluster.py); no other run trips the blast-radius guard.
+    config = home / "config"
+    shutil.copytree(REPO / "include" / "config", config)
+    retention_yaml = config / "retention.yaml"
+    shipped = retention_yaml.read_text()
+    assert "approval_timeout_hours: 12\n" in shipped
+    retention_yaml.write_text(
+        shipped.replace("approval_timeout_hours: 12\n", f"approval_timeout_hours: {APPROVAL_TIMEOUT_S / 3600!r}\n")
+    )
     suffix = uuid.uuid4().hex[:8]
     smtp_port = free_port()
     smtp = start_smtp(home / "outbox", port=smtp_port)
@@ -96,6 +109,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "PYTHONPATH": f"{REPO / 'plugins'}:{REPO}",
         "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
         "DI_OPS_DATA_DIR": str(data),
+        "DI_OPS_CONFIG_DIR": str(config),
         "DI_OPS_SFTP_PORT": str(free_port()),
     }
     demo_env = dict(line.removeprefix("export ").split("=", 1) for line in _demo("env", base).splitlines() if line)

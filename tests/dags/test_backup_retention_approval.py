@@ -108,7 +108,16 @@ def _answer(client: httpx.Client, answer: str, seen: set[str], deadline: float) 
         for item in response.json().get("hitl_details", []):
             ti = item.get("task_instance", {})
             run_id = ti.get("dag_run_id") or ti.get("run_id")
-            if ti.get("task_id") == "approve_pruning" and not item.get("response_received") and run_id not in seen:
+            # answer once the task is parked: a response recorded while the task is still running
+            # (its HITL row exists before it defers) does not resume it in dag.test, which runs no
+            # trigger - it would wait forever
+            parked = ti.get("state") in {"awaiting_input", "deferred"}
+            if (
+                ti.get("task_id") == "approve_pruning"
+                and parked
+                and not item.get("response_received")
+                and run_id not in seen
+            ):
                 patch = client.patch(
                     f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/approve_pruning/-1/hitlDetails",
                     json={"chosen_options": [answer], "params_input": {}},
@@ -168,3 +177,6 @@ def test_guard_stops_and_the_approval_decides_both_ways(api_server, ops_sqlite, 
     assert by_run[approved_run]["actor"] == USER and by_run[approved_run]["detail"]["deleted"] == 8
     assert by_run[rejected_run]["actor"] == USER and by_run[rejected_run]["detail"]["deleted"] == 0
     assert by_run[rejected_run]["detail"]["approval"]["chosen_options"] == ["Reject"]
+    # answered by a person, not by the timeout (tests/cluster/test_approval_timeout_on_cluster.py)
+    assert by_run[approved_run]["detail"]["approval"]["timed_out"] is False
+    assert by_run[rejected_run]["detail"]["approval"]["timed_out"] is False

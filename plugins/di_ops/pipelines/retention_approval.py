@@ -3,7 +3,8 @@
 On Reject, ``ApprovalOperator`` skips its downstream by raising ``DownstreamTasksSkipped``
 (Airflow 3), so its return value never reaches XCom; the response (options, user, time) is
 pushed under the key ``response`` first, so the audit log can name who rejected as well as who
-approved. Light to import (DAG files import it at parse time).
+approved, and whether nobody answered in time (the default Reject then applies). Light to
+import (DAG files import it at parse time).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class RecordedApprovalOperator(ApprovalOperator):
                     "chosen_options": list(event.get("chosen_options") or []),
                     "responded_by_user": event.get("responded_by_user"),
                     "responded_at": responded_at.isoformat() if hasattr(responded_at, "isoformat") else responded_at,
+                    # no answer within response_timeout: Airflow applied the default (Reject)
+                    "timed_out": bool(event.get("timedout")),
                 },
             )
         return super().execute_complete(context, event)

@@ -248,6 +248,8 @@ def verify_and_report(run_dir: str, dry_run: bool, approval: Mapping[str, Any] |
             "required": bool(plan["guard"]["tripped"] and not dry_run),
             "approver": actor,
             "chosen_options": (approval or {}).get("chosen_options"),
+            # nobody answered within guard.approval_timeout_hours: the default Reject applied
+            "timed_out": bool((approval or {}).get("timed_out")),
         },
         "deleted": sum(d["state"] == "removed" for d in deletions),
         "already_gone": sum(d["state"] == "gone" for d in deletions),
