@@ -21,6 +21,7 @@ from di_ops.adapters.sftp_upload import (
     TargetConflict,
     TransferTuning,
     UploadInterrupted,
+    file_sha512,
     temp_name,
     upload_file,
 )
@@ -325,3 +326,18 @@ def test_a_resumed_upload_streams_the_hash_from_the_first_byte(
     assert receipt.verify_method == "exec sha512, streamed during the transfer"
     assert (sftp_root / NAME).read_bytes() == src.read_bytes()
     assert not (sftp_root / temp_name(NAME)).exists()
+
+
+@pytest.mark.parametrize(
+    ("offset", "limit"),
+    [(0, None), (0, 0), (0, 1), (0, 4 * 1024 * 1024), (0, 4 * 1024 * 1024 + 1), (5, None), (5, 100), (9_000_000, None)],
+)
+def test_file_sha512_hashes_exactly_the_bytes_asked_for(tmp_path: Path, offset: int, limit: int | None) -> None:
+    data = os.urandom(9 * 1024 * 1024 + 7)  # more than two 4 MiB read blocks
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    part = data[offset:] if limit is None else data[offset : offset + limit]
+    assert file_sha512(path, limit, offset=offset).hexdigest() == hashlib.sha512(part).hexdigest()
+    # continuing a digest of the prefix gives the whole file's hash (the resume and hash-after paths)
+    prefix = hashlib.sha512(data[:offset])
+    assert file_sha512(path, offset=offset, digest=prefix).hexdigest() == hashlib.sha512(data).hexdigest()

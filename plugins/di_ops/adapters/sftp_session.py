@@ -33,7 +33,6 @@ _SHA512_LINE = re.compile(r"^([0-9a-f]{128})\b")
 # The server hashes stdin with OpenSSL when it has it (about twice as fast as coreutils here),
 # else with sha512sum; both print the hex digest first.
 _REMOTE_SHA512 = "(openssl dgst -sha512 -r 2>/dev/null || sha512sum)"
-_HASH_BLOCK = 4 * 1024 * 1024
 # The server's hash of a growing file: reads the file itself (no pipe: through a pipe the same
 # hash costs about twice the CPU) as far as each byte count on stdin says, then prints the digest.
 _STREAM_PYTHON = "python3"

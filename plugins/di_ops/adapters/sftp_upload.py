@@ -115,18 +115,22 @@ Progress = Callable[[int], None]
 # --- local hashing ----------------------------------------------------------------------------
 
 
-def file_sha512(path: Path, limit: int | None = None) -> hashlib._Hash:
-    """SHA-512 of a file (or of its first ``limit`` bytes)."""
-    digest = hashlib.sha512()
-    with path.open("rb") as fh:
+def file_sha512(
+    path: Path, limit: int | None = None, *, offset: int = 0, digest: hashlib._Hash | None = None
+) -> hashlib._Hash:
+    """SHA-512 of a file from ``offset`` on (or of ``limit`` bytes of it), continuing ``digest`` if given."""
+    digest = digest if digest is not None else hashlib.sha512()
+    buf = memoryview(bytearray(_HASH_BLOCK))
+    with path.open("rb", buffering=0) as fh:
+        fh.seek(offset)
         remaining = limit
         while remaining is None or remaining > 0:
-            data = fh.read(_HASH_BLOCK if remaining is None else min(_HASH_BLOCK, remaining))
-            if not data:
+            n = fh.readinto(buf if remaining is None else buf[: min(_HASH_BLOCK, remaining)])
+            if not n:
                 break
-            digest.update(data)
+            digest.update(buf[:n])
             if remaining is not None:
-                remaining -= len(data)
+                remaining -= n
     return digest
 
 
@@ -178,11 +182,7 @@ class _HashAfter:
             except OSError:
                 pass
         try:
-            with path.open("rb", buffering=0) as fh:
-                fh.seek(offset)
-                buf = memoryview(bytearray(4 * 1024 * 1024))
-                while n := fh.readinto(buf):
-                    self.digest.update(buf[:n])
+            file_sha512(path, offset=offset, digest=self.digest)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             self.error = exc
 
