@@ -15,12 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from di_ops.settings import config_dir, data_dir, load_model
 
-# The ops-DB history categories housekeeping knows how to prune safely (di_ops.pipelines.housekeeping).
+# The ops-DB history categories housekeeping knows how to prune safely, in the order it prunes
+# them (di_ops.pipelines.housekeeping_history): observations before plans (plans look at kept
+# observations), pipeline_runs before inventory snapshots (a pinned snapshot is kept), run-keyed
+# tables before pipeline_runs.
 TABLE_CATEGORIES: tuple[str, ...] = (
-    "audit_log",
-    "pipeline_runs",
-    "notices",
-    "inventory_snapshots",
     "retention_plan",
     "retention_deletions",
     "certificate_observations",
@@ -29,6 +28,10 @@ TABLE_CATEGORIES: tuple[str, ...] = (
     "upgrade_plans",
     "cop_requests",
     "sla_history",
+    "notices",
+    "pipeline_runs",
+    "inventory_snapshots",
+    "audit_log",
 )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, exists, func, not_, or_, select
 
 from di_ops.pipelines.housekeeping_audit import AUDIT_DELETE, AUDIT_KEEP, _audit, write_audit_once
-from di_ops.settings_housekeeping import HousekeepingSettings, housekeeping_settings
+from di_ops.settings_housekeeping import TABLE_CATEGORIES, HousekeepingSettings, housekeeping_settings
 
 log = logging.getLogger(__name__)
 
@@ -156,24 +156,6 @@ def _category_steps(conn: Any, category: str, cutoff: datetime, batch: int) -> l
     raise ValueError(f"unknown history category {category!r}")
 
 
-# Order matters: observations before plans (plans look at kept observations), pipeline_runs before
-# inventory snapshots (a pinned snapshot is kept), run-keyed tables before pipeline_runs.
-CATEGORY_ORDER: tuple[str, ...] = (
-    "retention_plan",
-    "retention_deletions",
-    "certificate_observations",
-    "certificate_plans",
-    "certificate_sso_runbooks",
-    "upgrade_plans",
-    "cop_requests",
-    "sla_history",
-    "notices",
-    "pipeline_runs",
-    "inventory_snapshots",
-    "audit_log",
-)
-
-
 def _id_batched_delete(conn: Any, step: RowStep, batch: int) -> int:
     """DELETE in batches of primary keys when the table has an integer ``id`` (audit_log, notices)."""
     table = step.table
@@ -203,7 +185,7 @@ def prune_history(
     settings = settings or housekeeping_settings()
     as_of = as_of.astimezone(UTC)
     result: dict[str, Any] = {}
-    for category in CATEGORY_ORDER:
+    for category in TABLE_CATEGORIES:  # in pruning order
         days = settings.tables.get(category)
         if days is None:
             continue
