@@ -266,6 +266,9 @@ class PipelinesConfig(_Frozen):
     tags: tuple[str, ...]
     change_freeze_variable: str
     default_retries: int = Field(ge=0)
+    # Every task's execution_timeout unless the task sets its own: a task that hangs (a FIFO read,
+    # a dead server) fails and frees the next night instead of blocking it for ever.
+    default_task_timeout_minutes: int = Field(default=120, gt=0, le=24 * 60)
     inventory: InventorySettings
     alerts: AlertSettings
     deadlines: DeadlineSettings

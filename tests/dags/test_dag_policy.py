@@ -107,6 +107,10 @@ def test_every_dag_follows_the_policy(dagbag) -> None:  # type: ignore[no-untype
         assert "di-ops" in dag.tags, f"{where}: missing the di-ops tag"
         for task in dag.tasks:
             assert task.owner == pipelines().owner, f"{where}.{task.task_id}: owner {task.owner!r}"
+            # a hung task (a FIFO read, a dead server) must fail and free the next run, not block it
+            assert task.execution_timeout is not None and task.execution_timeout.total_seconds() > 0, (
+                f"{where}.{task.task_id}: no execution_timeout"
+            )
             if "no retry:" not in (task.doc or ""):
                 assert task.retries >= 2, (
                     f"{where}.{task.task_id}: retries {task.retries} < 2 (or document 'no retry: why')"

@@ -60,7 +60,8 @@ def notify_failure(context: Any) -> None:
 
 
 def default_args(retries: int | None = None) -> dict[str, Any]:
-    """Owner, retries with exponential backoff (30 s doubling to 10 min), and the failure alert."""
+    """Owner, retries with exponential backoff (30 s doubling to 10 min), an execution timeout
+    (``pipelines.yaml: default_task_timeout_minutes``) and the failure alert."""
     cfg = pipelines()
     return {
         "owner": cfg.owner,
@@ -68,6 +69,7 @@ def default_args(retries: int | None = None) -> dict[str, Any]:
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": timedelta(minutes=cfg.default_task_timeout_minutes),
         "on_failure_callback": [notify_failure],
     }
 
