@@ -66,14 +66,30 @@ def test_allow_weekend_runs_every_day() -> None:
     assert info is not None and info.data_interval == interval_of("EMEA", date(2025, 1, 4))
 
 
+@pytest.mark.parametrize("catchup", [False, True])
+@pytest.mark.parametrize(
+    ("now", "allow_weekend", "expected_day"),
+    [
+        (utc(2025, 1, 7, 12), False, date(2025, 1, 7)),  # between windows: the next opening (Tue 21:00 ET)
+        (utc(2025, 1, 7, 3), False, date(2025, 1, 6)),  # inside Monday's window: that window, now
+        (utc(2025, 1, 5, 3), False, date(2025, 1, 6)),  # inside a weekend window, weekday timetable: Monday
+        (utc(2025, 1, 5, 3), True, date(2025, 1, 4)),  # inside Saturday's window, all windows: that one
+    ],
+)
+def test_no_start_date_schedules_from_when_first_seen(
+    now: pendulum.DateTime, allow_weekend: bool, expected_day: date, catchup: bool
+) -> None:
+    """A DAG without start_date still gets a next run (the renewal DAGs had none: never scheduled)."""
+    timetable = MaintenanceWindowTimetable("AMER", allow_weekend=allow_weekend)
+    restriction = TimeRestriction(earliest=None, latest=None, catchup=catchup)
+    with mock.patch("di_ops.timetables.pendulum.now", return_value=now):
+        info = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    assert info is not None and info.data_interval == interval_of("AMER", expected_day)
+    assert info.run_after == info.data_interval.start
+
+
 def test_no_start_date_and_latest() -> None:
     timetable = MaintenanceWindowTimetable("AMER")
-    assert (
-        timetable.next_dagrun_info(
-            last_automated_data_interval=None, restriction=TimeRestriction(earliest=None, latest=None, catchup=True)
-        )
-        is None
-    )
     window_start = interval_of("AMER", date(2025, 1, 6)).start
     for latest, expected in ((window_start, True), (window_start - timedelta(microseconds=1), False)):
         info = timetable.next_dagrun_info(

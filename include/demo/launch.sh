@@ -45,6 +45,8 @@ airflow dags reserialize >/dev/null 2>&1
       # Unpause and queue only now: a task started before the api-server answers fails its first try.
       echo "== unpause the project's DAGs, queue the demo runs"
       python -m include.demo.runs trigger
+      echo "== next run of every scheduled DAG"
+      python -m include.demo.runs schedules || echo "!! a scheduled DAG has no next run: it would never run by itself" >&2
       password=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['admin'])" \
         "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" 2>/dev/null || echo '?')
       printf '\n==============================================================\n'

@@ -103,15 +103,15 @@ class MaintenanceWindowTimetable(Timetable):
 
         Without catchup the first candidate is the window open now (if any; its
         run is still useful) or else the next one: missed windows are skipped.
+        A DAG without ``start_date`` is scheduled from when the scheduler first
+        asks (as Airflow's cron timetables do): the window open then, or the next.
         """
         candidates: list[datetime] = []
         if last_automated_data_interval is not None:
             candidates.append(last_automated_data_interval.start + _SMALLEST_STEP)
-        elif restriction.earliest is None:
-            return None  # no start_date: nothing to schedule
         if restriction.earliest is not None:
             candidates.append(restriction.earliest)
-        if not restriction.catchup:
+        if not restriction.catchup or not candidates:
             now = pendulum.now("UTC")
             current = window_at(self.region, now)
             candidates.append(current.start if current is not None and self._usable(current) else now)
