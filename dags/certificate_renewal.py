@@ -13,7 +13,9 @@ by the DAG of their publishing region.
    TLS probe must show a **later notAfter** before the plan is marked renewed; a refusal is retried;
 4. per SSO-enabled cluster with a renewed certificate, in order: **disable SSO → re-import the IdP
    metadata → re-enable SSO → validate SSO**; a failed validation flags the cluster and alerts;
-5. `report`: fails the run when any renewal or SSO runbook is not done.
+5. `report` (runs whatever happened before it): the window's outcome — renewed, nothing to do,
+   problems, or not run — in the log and the audit log (`certificates.window_report`); fails the
+   run when any renewal or SSO runbook is not done.
 
 `dry_run`: selects and logs what it would do; calls no admin API and sends nothing.
 """
@@ -98,12 +100,16 @@ def build(region: str):  # type: ignore[no-untyped-def]
                 run_id=ctx["dag_run"].run_id,
             )
 
-        @task(trigger_rule="all_done_min_one_success")
-        def sso_clusters(plan_ids: list[str]) -> list[str]:
+        # all_done: skipped renewals (nothing planned) or a failed one must not skip what follows
+        # (Airflow's all_done_min_one_success skips a task when any upstream is skipped).
+        @task(trigger_rule="all_done")
+        def sso_clusters() -> list[str]:
             from di_ops.adapters.opsdb import ops_engine
-            from di_ops.pipelines.certificate_sso import sso_clusters as clusters
+            from di_ops.pipelines.certificate_sso import clusters_after_renewals
 
-            return clusters(ops_engine(), plan_ids, dry_run=get_current_context()["params"]["dry_run"])
+            ctx = get_current_context()
+            plan_ids = ctx["ti"].xcom_pull(task_ids="select_renewals")
+            return clusters_after_renewals(ops_engine(), plan_ids, dry_run=ctx["params"]["dry_run"])
 
         def sso_step_task(step: str):  # type: ignore[no-untyped-def]
             @task(task_id=f"sso_{step}", retry_delay=RETRY_DELAY)
@@ -135,20 +141,33 @@ def build(region: str):  # type: ignore[no-untyped-def]
             validate = sso_step_task("validate")(cluster_id, window, plan_ids)
             disable >> reimport >> enable >> validate
 
-        @task(trigger_rule="all_done_min_one_success")
-        def report(window: dict, plan_ids: list[str], clusters: list[str]) -> dict:
+        @task(trigger_rule="all_done")
+        def report() -> dict:
+            from datetime import UTC, datetime
+
             from di_ops.pipelines.certificates_renewal import report_task
 
-            return report_task(window, plan_ids, clusters, dry_run=get_current_context()["params"]["dry_run"])
+            ctx = get_current_context()
+            ti = ctx["ti"]
+            return report_task(
+                ti.xcom_pull(task_ids="open_window"),
+                ti.xcom_pull(task_ids="select_renewals"),
+                ti.xcom_pull(task_ids="sso_clusters"),
+                dry_run=ctx["params"]["dry_run"],
+                dag_id=ctx["dag"].dag_id,
+                run_id=ctx["dag_run"].run_id,
+                now=datetime.now(UTC),
+            )
 
         window = open_window()
         change_freeze_gate() >> window
         plan_ids = select_renewals(window)
         renewed = renew_certificate.partial(window=window).expand(plan_id=plan_ids)
-        clusters = sso_clusters(plan_ids)
-        renewed >> clusters
+        clusters = sso_clusters()
+        [plan_ids, renewed] >> clusters
         runbooks = sso_runbook.partial(window=window, plan_ids=plan_ids).expand(cluster_id=clusters)
-        runbooks >> report(window, plan_ids, clusters)
+        # the window's report is written whatever happened before it
+        [window, plan_ids, renewed, clusters, runbooks] >> report()
 
     return certificate_renewal()
 

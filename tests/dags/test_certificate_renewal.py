@@ -159,6 +159,7 @@ def test_the_amer_weekend_window_renews_the_emergency_and_a_dry_run_or_a_freeze_
     monkeypatch.setenv("AIRFLOW_VAR_DI_OPS_CHANGE_FREEZE", "year-end freeze")
     frozen = amer.test(run_conf=_conf(AS_OF.isoformat()))
     assert frozen.state == "failed" and _states(frozen)["change_freeze_gate"] == ["failed"]
+    assert _states(frozen)["report"] == ["failed"]  # "not run" is reported; the refusal alerts nobody
     assert lab.history == []
     monkeypatch.delenv("AIRFLOW_VAR_DI_OPS_CHANGE_FREEZE")
     dry = amer.test(run_conf=_conf(AS_OF.isoformat(), dry_run=True))
@@ -166,6 +167,7 @@ def test_the_amer_weekend_window_renews_the_emergency_and_a_dry_run_or_a_freeze_
     assert lab.history == [] and len(list(smtp_sink.glob("*.eml"))) == sent_before
     run = amer.test(run_conf=_conf(AS_OF.isoformat()))  # AS_OF lies in AMER's Sunday-night window
     assert run.state == "success", _states(run)
+    assert _states(run)["report"] == ["success"]  # no SSO cluster: the empty runbook no longer skips it
     plans = {p["node_id"]: p for p in all_plans(make_engine(ops_sqlite))}
     assert plans["A1-imp-pub"]["status"] == "renewed" and plans["A1-imp-pub"]["window_weekend"] is True
     assert plans["A1-cer-pub"]["status"] == "expired"  # an incident, never renewed automatically
@@ -205,3 +207,28 @@ def test_a_retry_after_the_renewal_went_through_does_not_renew_again(swept, ops_
     assert result["result"] == "renewed" and result["new_serial"] == lab.certificate("E1-cucm-pub")["serial"]
     assert [h["action"] for h in lab.history] == ["renew"]
     assert renew_plan(engine, plan["plan_id"], dry_run=False, now=AS_OF)["result"] == "already_renewed"
+
+
+def test_a_window_with_nothing_to_do_still_writes_its_report(swept, dagbag, ops_sqlite: str) -> None:
+    """A renewal run whose window has no plan ends green with its report written (it was skipped)."""
+    from sqlalchemy import select
+
+    from di_ops.db.schema import audit_log
+
+    amer = dagbag.get_dag("certificate_renewal_amer")
+    assert amer.test(run_conf=_conf(AS_OF.isoformat())).state == "success"  # renews the open emergency
+    calls = len(swept.history)
+    later = (AS_OF + timedelta(days=14)).isoformat()  # a Sunday-night AMER window two weeks on: no plan
+    run = amer.test(run_conf=_conf(later))
+    states = _states(run)
+    assert run.state == "success", states
+    assert states["report"] == ["success"] and states["select_renewals"] == ["success"]
+    with make_engine(ops_sqlite).connect() as conn:
+        rows = conn.execute(
+            select(audit_log.c.detail).where(
+                audit_log.c.action == "certificates.window_report", audit_log.c.run_id == run.run_id
+            )
+        ).all()
+    assert len(rows) == 1
+    assert rows[0].detail["outcome"] == "nothing_to_do" and rows[0].detail["problems"] == []
+    assert len(swept.history) == calls

@@ -31,6 +31,16 @@ def sso_clusters(engine: Any, plan_ids: list[str], *, dry_run: bool) -> list[str
     return sorted(clusters)
 
 
+def clusters_after_renewals(engine: Any, plan_ids: list[str] | None, *, dry_run: bool) -> list[str]:
+    """``sso_clusters`` task body: :func:`sso_clusters`, or skipped when ``select_renewals`` did not
+    finish (a change freeze or its own failure, which alerted already)."""
+    if plan_ids is None:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("select_renewals did not finish: no SSO runbook to run")
+    return sso_clusters(engine, plan_ids, dry_run=dry_run)
+
+
 def idp_metadata(cluster_id: str, customer_id: str | None) -> bytes:
     """The IdP metadata file: ``<folder>/<cluster_id>.xml``, else ``<folder>/<customer_id>.xml``."""
     folder = in_data_dir(certificates_config().renewal.idp_metadata_folder)

@@ -255,17 +255,67 @@ def open_window_task(dag_id: str, region: str, dag_run: Any, window_param: str |
 
 
 def report_task(
-    window: Mapping[str, Any], plan_ids: list[str], clusters: list[str], *, dry_run: bool
+    window: Mapping[str, Any] | None,
+    plan_ids: list[str] | None,
+    clusters: list[str] | None,
+    *,
+    dry_run: bool,
+    dag_id: str,
+    run_id: str,
+    now: datetime,
 ) -> dict[str, Any]:
-    """``report``: the window's outcome; fails when a renewal or an SSO runbook is not done."""
+    """``report``: the window's outcome, written whatever happened in it (renewed, failed, nothing to
+    do) to the log, XCom and the audit log; fails the run when a renewal or an SSO runbook is not done.
+
+    ``None`` inputs mean the task that makes them did not finish (a change freeze, a fault): the
+    report says so and fails without an alert of its own (the task that failed alerted already).
+    """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from di_ops.adapters.opsdb import ops_engine
+    from di_ops.adapters.opsdb import ops_engine, write_audit
+    from di_ops.pipelines.common import refused
 
-    if dry_run:
-        return {"window": dict(window), "dry_run": True, "would_renew": plan_ids, "would_run_sso": clusters}
-    summary = window_report(ops_engine(), plan_ids, clusters, window)
+    if window is None or plan_ids is None:
+        missing = "open_window" if window is None else "select_renewals"
+        summary: dict[str, Any] = {
+            "window": dict(window or {}),
+            "outcome": "not_run",
+            "problems": [f"{missing} did not finish: nothing was renewed in this window"],
+        }
+    elif dry_run:
+        summary = {
+            "window": dict(window),
+            "outcome": "dry_run",
+            "dry_run": True,
+            "would_renew": plan_ids,
+            "would_run_sso": clusters or [],
+            "problems": [],
+        }
+    else:
+        summary = window_report(ops_engine(), plan_ids, clusters or [], window)
+        if clusters is None and summary["renewed"]:
+            summary["problems"].append("sso_clusters did not finish: the SSO runbooks were not run")
+        summary["outcome"] = (
+            "problems" if summary["problems"] else ("renewed" if summary["renewed"] else "nothing_to_do")
+        )
     log.info("window report: %s", summary)
+    if not dry_run:
+        write_audit(
+            ops_engine(),
+            [
+                {
+                    "at": now,
+                    "dag_id": dag_id,
+                    "run_id": run_id,
+                    "entity": f"window:{(window or {}).get('start', '?')}",
+                    "action": "certificates.window_report",
+                    "detail": summary,
+                    "actor": None,
+                }
+            ],
+        )
+    if summary["outcome"] == "not_run":
+        raise refused("; ".join(summary["problems"]))
     if summary["problems"]:
         raise AirflowFailException("not done: " + "; ".join(summary["problems"]))
     return summary
