@@ -1,7 +1,7 @@
 """How much each DAG file adds to parsing, measured in fresh processes.
 
 The dag-processor imports every DAG file again and again, so parse cost is a team
-convention (STYLE.md, habit 4; Airflow's Best Practices): heavy libraries belong inside
+convention (the project's house style; Airflow's Best Practices): heavy libraries belong inside
 task bodies, and each file should add at most GOAL_MS over a trivial DAG.
 
 For each ``dags/*.py`` the script parses the file with ``DagBag(dag_folder=<file>)`` in a

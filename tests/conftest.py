@@ -23,7 +23,7 @@ os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
 os.environ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 os.environ["DI_OPS_DATA_DIR"] = str(_HOME / "data")
-# DeadlineAlerts crash dag.test() on Airflow 3.3.2 (shared/reference/AIRFLOW3.md §3): the DAGs are
+# Airflow 3.3.2: a DeadlineAlert crashes dag.test() once all tasks succeed (verified): the DAGs are
 # built without them here; tests/test_deadlines.py builds them, tests/cluster proves them running.
 os.environ["DI_OPS_DEADLINE_ALERTS"] = "0"
 os.environ.pop("AIRFLOW_CONN_DI_OPS_DB", None)

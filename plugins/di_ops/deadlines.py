@@ -19,7 +19,7 @@ triggerer and must therefore live in this importable plugins module, not in a DA
 The alert is sent once per deadline (dedupe key ``deadline:<id>`` in the ops DB's ``notices``).
 
 ``DI_OPS_DEADLINE_ALERTS=0`` builds the DAGs without deadlines: on Airflow 3.3.2 a DeadlineAlert
-crashes ``dag.test()`` once all tasks succeed (shared/reference/AIRFLOW3.md §3), so the tests'
+crashes ``dag.test()`` once all tasks succeed (verified), so the tests'
 ``dag.test()`` runs switch them off; the cluster test proves them on a real scheduler.
 """
 

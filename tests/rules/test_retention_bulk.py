@@ -1,4 +1,4 @@
-"""The columnar retention plan agrees with the scalar one (DOMAIN.md §3, RULES_API.md bulk forms)."""
+"""The columnar retention plan agrees with the scalar one (DOMAIN.md §3, bulk form)."""
 
 from __future__ import annotations
 

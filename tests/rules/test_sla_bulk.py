@@ -1,4 +1,4 @@
-"""The vectorised SLA forms agree with the scalar ones (DOMAIN.md §7, RULES_API.md bulk forms)."""
+"""The vectorised SLA forms agree with the scalar ones (DOMAIN.md §7, bulk forms)."""
 
 from __future__ import annotations
 

@@ -220,7 +220,7 @@ def add_business_days_bulk(region: str, starts: Any, days: Any) -> Any:
     """Vectorised :func:`add_business_days` over many starts: returns a pandas Series, datetime64[ns, UTC].
 
     Source: DOMAIN.md §7 (same arithmetic as the scalar form, which it agrees
-    with exactly; RULES_API.md allows vectorised forms for bulk work).
+    with exactly; a vectorised form for bulk work, see README, "The rules library").
     ``starts``: a pandas Series/Index/array of aware timestamps (any zone), or a
     numpy datetime64 array read as UTC; NaT stays NaT. ``days``: an int or an
     array of ints (>= 0) of the same length. A Series input keeps its index.

@@ -1,6 +1,6 @@
 """Shared primitives of the rules: aware datetimes and region names.
 
-Source: RULES_API.md (naive datetimes raise ValueError; regions are AMER, APJC,
+Source: README, "The rules library" (naive datetimes raise ValueError; regions are AMER, APJC,
 AUS, EMEA, case-insensitive; an unknown region raises ValueError naming them).
 """
 

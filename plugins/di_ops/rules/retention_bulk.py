@@ -1,6 +1,6 @@
 """Columnar (vectorised) form of the retention plan, for millions of backups.
 
-Source: DOMAIN.md §3 and RULES_API.md ("vectorised forms … tested to agree").
+Source: DOMAIN.md §3 (docs/domain.md); a vectorised form, tested to agree with the scalar one.
 Same rules, same reason codes and the same reason texts as
 :func:`di_ops.rules.retention.plan`; the work is done with numpy over whole
 columns (no per-row Python loop); reason texts are rendered lazily, per row, on

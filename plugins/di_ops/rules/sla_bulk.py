@@ -1,6 +1,6 @@
 """Vectorised response objectives over a frame of TAC cases (bulk form of :mod:`di_ops.rules.sla`).
 
-Source: DOMAIN.md §7 and RULES_API.md ("vectorised forms … tested to agree").
+Source: DOMAIN.md §7 (docs/domain.md); a vectorised form, tested to agree with the scalar one.
 The frame has the columns ``severity``, ``opened_at``, ``first_response_at``
 (nullable) and ``region``; timestamps are timezone-aware (``datetime64[…, tz]``;
 naive columns raise ValueError, like the scalar form). Work is done per
