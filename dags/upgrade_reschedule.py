@@ -4,7 +4,9 @@
 The partner's one reschedule of a planned upgrade (DOMAIN.md §2), triggered from the UI form.
 Accepted only when `may_reschedule` allows it (the first reschedule, asked at least 7 days
 before the planned window, not an emergency change) and only onto an available operator
-window of the cluster's region (weekday or weekend, policy `reschedule_allow_weekend`).
+window of the cluster's region (weekday or weekend, policy `reschedule_allow_weekend`) that
+opens after the run. "Requested at" (`as_of`) cannot be back-dated: it may lie at most
+`reschedule_max_backdate_hours` (24) before the run, never before the notice, never after the run.
 An accepted request moves the upgrade to the new window and sends the updated `.ics` (same
 UID, higher SEQUENCE). A refused one fails the run with the reason, recorded in the ops DB
 (`upgrade_events`).
@@ -49,7 +51,12 @@ CHANGES_OUTSIDE_OPS_DB = True
             "or a date-time with zone inside a window.",
         ),
         "reason": Param("", type="string", minLength=1, title="Reason", description="Why the partner moves the date."),
-        "as_of": as_of_param("When the partner asked (with a zone). Empty: the run's start.", title="Requested at"),
+        "as_of": as_of_param(
+            "When the partner's request reached the operator (with a zone). Empty: the run's start. "
+            "At most 24 h before the run (setting reschedule_max_backdate_hours), never before the notice "
+            "or after the run.",
+            title="Requested at",
+        ),
         "dry_run": dry_run_param("Decide and explain; record and send nothing."),
     },
 )
@@ -68,6 +75,7 @@ def upgrade_reschedule() -> None:
             requested=params["requested_window"],
             reason=params["reason"],
             requested_at=resolve_as_of(params["as_of"], None, run.run_after),
+            run_started_at=run.run_after,
             dry_run=bool(params["dry_run"]),
             actor=getattr(run, "triggering_user_name", None),
         )

@@ -30,6 +30,11 @@ class UpgradeSettings(BaseModel):
     emergency_severities: tuple[str, ...] = ()
     move_together: tuple[tuple[str, ...], ...] = ()
     organizer: str = Field(min_length=3)
+    # upgrade_reschedule's "Requested at" (as_of) may lie at most this long before the run (a partner's
+    # mail handled the next morning), never before the notice and never after the run (beyond clock skew):
+    # a back-dated request would dodge the 7-day rule (DOMAIN.md §2).
+    reschedule_max_backdate_hours: float = Field(default=24, ge=0, le=24 * 14)
+    reschedule_clock_skew_minutes: float = Field(default=5, ge=0, le=60)
 
     @field_validator("move_together")
     @classmethod

@@ -17,7 +17,7 @@ target release); ``done`` and ``cancelled`` are final.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -123,13 +123,46 @@ def requested_window(region: str, requested: str) -> Window | None:
     return reschedule_window(region, require_aware(moment, "requested window"))
 
 
-def reschedule(plan: Plan, requested: str, requested_at: datetime) -> Outcome:
+def requested_at_refusal(
+    requested_at: datetime,
+    run_started_at: datetime,
+    notified_at: datetime | None,
+    *,
+    max_backdate: timedelta,
+    clock_skew: timedelta,
+) -> str | None:
+    """Why a reschedule's "requested at" instant (the ``as_of`` Param) cannot be taken, or ``None``.
+
+    The instant decides the 7-day rule (DOMAIN.md §2), so it may not be back-dated: not before the
+    notice the partner answers, not more than ``max_backdate`` before the run, not after the run
+    (beyond ``clock_skew``).
+    """
+    for name, value in (("requested_at", requested_at), ("run_started_at", run_started_at)):
+        require_aware(value, name)
+    at, run = requested_at.astimezone(UTC), run_started_at.astimezone(UTC)
+    if at > run + clock_skew:
+        return f"as_of (Requested at) {at.isoformat()} lies after the run started ({run.isoformat()})"
+    if at < run - max_backdate:
+        return (
+            f"as_of (Requested at) {at.isoformat()} lies more than {max_backdate} before the run "
+            f"({run.isoformat()}); a request is dated when it reaches the operator"
+        )
+    if notified_at is not None and at < notified_at.astimezone(UTC):
+        return (
+            f"as_of (Requested at) {at.isoformat()} lies before the notice ({notified_at.astimezone(UTC).isoformat()})"
+        )
+    return None
+
+
+def reschedule(plan: Plan, requested: str, requested_at: datetime, *, not_before: datetime | None = None) -> Outcome:
     """The partner's one reschedule: refused for a second one, under 7 days before, an emergency,
-    a state it cannot leave, or a date that is no available window of the region.
+    a state it cannot leave, or a date that is no available window of the region, or a window that
+    has begun by ``requested_at`` (or by ``not_before``, the run's start, when later).
 
     Source: DOMAIN.md §2 (``reschedule_refusal``, ``reschedule_window``).
     """
     require_aware(requested_at, "requested_at")
+    earliest = max(requested_at.astimezone(UTC), (not_before or requested_at).astimezone(UTC))
     allowed, target = TRANSITIONS["reschedule"]
     if plan.state not in allowed:
         return _refuse(plan, "reschedule", f"cannot reschedule upgrade {plan.upgrade_id}: it is {plan.state}")
@@ -147,7 +180,7 @@ def reschedule(plan: Plan, requested: str, requested_at: datetime) -> Outcome:
             f"{requested} is not an available operator window of {plan.window_region} "
             "(windows open 21:00 local and close 06:00; see DOMAIN.md §1-2)",
         )
-    if window.start.astimezone(UTC) <= requested_at.astimezone(UTC):
+    if window.start.astimezone(UTC) <= earliest:
         return _refuse(plan, "reschedule", f"the requested window {window.start.isoformat()} has already begun")
     if window.start.astimezone(UTC) == plan.window_start.astimezone(UTC):
         return _refuse(plan, "reschedule", "the requested window is the one already planned")

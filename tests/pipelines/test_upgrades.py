@@ -208,6 +208,7 @@ def _reschedule(ref: str, requested: str, at: datetime, run_id: str) -> dict:
         requested=requested,
         reason="customer go-live that week",
         requested_at=at,
+        run_started_at=at,
         dry_run=False,
         actor="tester",
     )
@@ -353,3 +354,47 @@ def test_no_sequence_of_requests_leaves_the_graph(steps: list[tuple[str, int]]) 
             assert outcome.plan == plan and outcome.reason
         assert plan.reschedules <= 1
         assert plan.state != "proposed" or plan.reschedules == 0
+
+
+_RUN = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+_NOTICE = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("requested_at", "why"),
+    [
+        (_RUN, None),
+        (_RUN - timedelta(hours=24), None),  # exactly the allowed back-dating
+        (_RUN - timedelta(hours=24, seconds=1), "more than 1 day"),
+        (_RUN + timedelta(minutes=5), None),  # inside the clock skew
+        (_RUN + timedelta(minutes=5, seconds=1), "after the run"),
+        (_NOTICE, "more than 1 day"),
+    ],
+)
+def test_requested_at_cannot_be_back_dated(requested_at: datetime, why: str | None) -> None:
+    from di_ops.upgrade_plans import requested_at_refusal
+
+    reason = requested_at_refusal(
+        requested_at, _RUN, _NOTICE, max_backdate=timedelta(hours=24), clock_skew=timedelta(minutes=5)
+    )
+    assert (reason is None) is (why is None)
+    if why:
+        assert why in reason and "as_of (Requested at)" in reason
+
+
+def test_requested_at_cannot_precede_the_notice() -> None:
+    from di_ops.upgrade_plans import requested_at_refusal
+
+    run = _NOTICE + timedelta(hours=2)
+    limits = {"max_backdate": timedelta(hours=24), "clock_skew": timedelta(minutes=5)}
+    assert "before the notice" in (requested_at_refusal(_NOTICE - timedelta(seconds=1), run, _NOTICE, **limits) or "")
+    assert requested_at_refusal(_NOTICE, run, _NOTICE, **limits) is None
+
+
+def test_the_requested_window_must_open_after_the_run() -> None:
+    plan = _plan("notified")
+    requested_at = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    assert reschedule(plan, "2026-06-19", requested_at).accepted
+    late_run = datetime(2026, 6, 19, 20, 0, tzinfo=UTC)  # the 19 June window (19:00 UTC) has begun by then
+    outcome = reschedule(plan, "2026-06-19", requested_at, not_before=late_run)
+    assert not outcome.accepted and "already begun" in outcome.reason

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -403,16 +403,20 @@ def reschedule_upgrade(
     requested: str,
     reason: str,
     requested_at: datetime,
+    run_started_at: datetime,
     dry_run: bool,
     actor: str | None,
 ) -> dict[str, Any]:
     """Accept the partner's reschedule or refuse it with the reason (the run fails, naming it).
 
-    A retry of the same run returns the decision it recorded the first time.
+    ``requested_at`` (the ``as_of`` Param) may not be back-dated past the notice or more than
+    ``reschedule_max_backdate_hours`` before the run, nor lie after it; the requested window must
+    open after the run (DOMAIN.md §2). A retry of the same run returns the decision it recorded the
+    first time.
     """
     from di_ops.adapters.opsdb import ops_engine
     from di_ops.adapters.upgrade_store import plan_model, record_outcome, run_events
-    from di_ops.upgrade_plans import reschedule
+    from di_ops.upgrade_plans import requested_at_refusal, reschedule
 
     if not reason.strip():
         raise refused("a reschedule needs a reason")
@@ -425,7 +429,17 @@ def reschedule_upgrade(
             raise refused(f"reschedule refused: {decided['reason']}")
         return {"upgrade_id": decided["upgrade_id"], "accepted": True, "reason": decided["reason"]}
     plan = _find_plan(engine, ref)
-    outcome = reschedule(plan_model(plan), requested, requested_at)
+    cfg = upgrade_settings()
+    too_early = requested_at_refusal(
+        requested_at,
+        run_started_at.astimezone(UTC),
+        utc(plan.get("notified_at")),
+        max_backdate=timedelta(hours=cfg.reschedule_max_backdate_hours),
+        clock_skew=timedelta(minutes=cfg.reschedule_clock_skew_minutes),
+    )
+    if too_early is not None:
+        raise refused(f"reschedule refused: {too_early}")
+    outcome = reschedule(plan_model(plan), requested, requested_at, not_before=run_started_at)
     if not dry_run:
         record_outcome(
             engine,
