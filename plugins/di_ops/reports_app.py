@@ -9,6 +9,15 @@ be allowed to read the ``sla_audit`` DAG. Anonymous → 401, invalid token or no
 Routes: ``/`` lists the audit runs (newest first); ``/runs/{folder}/{file}`` serves a run's
 report and CSV exports; ``/runs/_gx_docs/...`` the GX Data Docs. Only files under the reports
 folder are served. Light to import: no I/O and nothing heavy at module level.
+
+The pages show values from the TAC exports, so every response carries a strict
+Content-Security-Policy (:data:`CSP`: no script at all, no plugin, no form, framed only by the
+Airflow UI's own origin) and ``X-Content-Type-Options: nosniff``; files that are not pages
+(CSV, JSON, anything outside :data:`INLINE_SUFFIXES`) are sent as downloads
+(``Content-Disposition: attachment``), never rendered in the Airflow UI's origin. The project's
+report pages need only inline CSS and inline SVG; the GX Data Docs pages load their CSS and
+scripts from CDNs, which the policy blocks: their tables and text are plain HTML and stay readable
+(the GX index page's run table is drawn by script and stays empty: the reports list is the index).
 """
 
 from __future__ import annotations
@@ -18,14 +27,30 @@ from html import escape
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import FileResponse, HTMLResponse
 
 DAG_ID = "sla_audit"
 URL_PREFIX = "/sla-reports"
 COOKIE_NAME = "_token"  # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
 
+CSP = (
+    "default-src 'none'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+# served inline (pages and what they embed); any other file is a download
+INLINE_SUFFIXES = frozenset({".html", ".css", ".png", ".gif", ".jpg", ".jpeg", ".svg", ".ico", ".woff", ".woff2"})
+
 app = FastAPI(title="di-ops SLA reports", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@app.middleware("http")
+async def security_headers(request: Request, call_next: Any) -> Response:
+    """The CSP and ``nosniff`` on every response of the app (pages, files, 401/403/404 errors)."""
+    response: Response = await call_next(request)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _token(request: Request) -> str | None:
@@ -120,4 +145,6 @@ async def run_file(folder: str, path: str, user: Reader) -> FileResponse:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report file")
     if target.suffix == ".pkl":  # the run's working copy of the cases, not for the browser
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report file")
-    return FileResponse(target)
+    if target.suffix.lower() in INLINE_SUFFIXES:
+        return FileResponse(target)
+    return FileResponse(target, filename=target.name, content_disposition_type="attachment")

@@ -128,3 +128,96 @@ def test_a_missing_required_column_fails_every_row_and_file_context_builds_data_
         gx_quality.gx_frame(prepared), _rules(), run_name="run-1", run_time=AS_OF, gx_root=tmp_path, docs_dir=docs
     )
     assert again.docs_page == result.docs_page  # a retry overwrites the same validation page
+
+
+IMG = "<img src=x onerror=\"document.title='pwned'\">"
+SCRIPT = "<script>document.title='pwned'</script>"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (IMG, "&lt;img src=x onerror=&quot;document.title=&#x27;pwned&#x27;&quot;&gt;"),
+        ("a & b", "a &amp; b"),
+        (["<b>", {"value": "<i>", "count": 2}], ["&lt;b&gt;", {"value": "&lt;i&gt;", "count": 2}]),
+        (("x<", 3), ["x&lt;", 3]),
+        (None, None),
+        (1.5, 1.5),
+    ],
+)
+def test_display_escaped_escapes_every_string_inside(value: object, shown: object) -> None:
+    assert gx_quality.display_escaped(value) == shown
+
+
+def test_data_docs_show_hostile_values_as_text_and_the_checks_see_them_raw(tmp_path: Path) -> None:
+    """The Data Docs page of a run whose quarantined/invalid values are markup: the values appear
+    escaped, never as tags; the checks ran on the raw values (same failing rows as without docs)."""
+    raw = pd.DataFrame(
+        [
+            _case("OK-1"),
+            _case("X-IMG", customer_id=IMG),
+            _case("X-SCRIPT", customer_id=SCRIPT, contact_email=SCRIPT),
+            _case("E-IMG", contact_email=IMG),
+            _case(SCRIPT),
+            _case(SCRIPT),  # a duplicated id: its value lands in the unexpected-values table
+        ]
+    )
+    prepared, _ = prepare_cases(raw)
+    rules = _rules(["C001", IMG])  # a hostile inventory customer id is an expectation argument: GX escapes it
+    docs = tmp_path / "reports" / "_gx_docs"
+    with_docs = gx_quality.validate(
+        gx_quality.gx_frame(prepared), rules, run_name="hostile", run_time=AS_OF, gx_root=tmp_path, docs_dir=docs
+    )
+    without = gx_quality.validate(gx_quality.gx_frame(prepared), rules, run_name="hostile", run_time=AS_OF)
+    assert with_docs.failing == without.failing and with_docs.rules == without.rules
+    failing = {name: sorted(raw.loc[rows, "case_id"]) for name, rows in with_docs.failing.items() if rows}
+    assert failing["customer_known"] == ["X-SCRIPT"]  # IMG is a known customer: the check saw the raw text
+    assert failing["contact_email_valid"] == ["E-IMG", "X-SCRIPT"]
+    assert failing["case_id_unique"] == [SCRIPT, SCRIPT]
+    assert with_docs.docs_page is not None
+    pages = [with_docs.docs_page, docs / "index.html", *docs.glob("expectations/**/*.html")]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "<script>document" not in text and "<img src=x" not in text, page
+    shown = with_docs.docs_page.read_text(encoding="utf-8")
+    assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in shown  # shown, as text
+    assert "&lt;img src=x onerror=&quot;document.title=&#x27;pwned&#x27;&quot;&gt;" in shown
+    assert "&amp;lt;" not in shown  # escaped once, not twice
+
+
+def test_the_retention_gate_data_docs_copy_shows_hostile_catalog_values_as_text(tmp_path: Path) -> None:
+    """Retention's gate (:mod:`di_ops.adapters.retention_gx`) copies its Data Docs into the run folder,
+    opened from disk without any CSP: a hostile backup id, status or path is escaped there too."""
+    from di_ops.adapters.backup_store import CatalogRecord
+    from di_ops.adapters.retention_gx import validate_catalog
+
+    def record(folder: str, backup_id: str, status: str) -> CatalogRecord:
+        return CatalogRecord(
+            path=f"C001/cl1/CUCM/{folder}",
+            customer_id="C001",
+            cluster_id="cl1",
+            application="CUCM",
+            folder=folder,
+            backup_id=backup_id,
+            manifest_customer_id="C001",
+            manifest_cluster_id="cl1",
+            manifest_application="CUCM",
+            taken_at="2026-03-01T00:00:00Z",
+            taken_at_ns=int(datetime(2026, 3, 1, tzinfo=UTC).timestamp()) * 10**9,
+            status=status,
+            size_bytes=10,
+        )
+
+    records = [record("b1", SCRIPT, IMG), record(IMG, SCRIPT, "complete")]
+    run_dir = tmp_path / "run"
+    out = validate_catalog(records, AS_OF, gx_root=tmp_path / "gx-root", run_dir=run_dir, run_id="r1")
+    checks = {check for problems in out["failures"].values() for check, _ in problems}
+    assert {"backup_id_unique", "status_allowed"} <= checks  # judged on the raw values
+    pages = list((run_dir / "gx" / "data_docs").rglob("*.html"))
+    assert len(pages) >= 2
+    shown = False
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "<script>document" not in text and "<img src=x" not in text, page
+        shown = shown or "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in text
+    assert shown  # the values are on the page, as text

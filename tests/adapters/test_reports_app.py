@@ -139,6 +139,10 @@ def test_a_logged_in_user_lists_the_runs_and_reads_the_report(server: Server) ->
         f"{server.base}/sla-reports/runs/{server.folder}/compliance.csv", headers=headers, timeout=10
     )
     assert csv_export.status_code == 200 and csv_export.text.startswith("dimension,")
+    assert csv_export.headers["content-disposition"].startswith("attachment;")  # a download, never a page
+    for reply in (listing, report, csv_export):  # inside the api-server too (test_web_safety: every route)
+        assert "script-src 'none'" in reply.headers["content-security-policy"]
+        assert reply.headers["x-content-type-options"] == "nosniff"
     docs = httpx.get(f"{server.base}/sla-reports/runs/_gx_docs/index.html", headers=headers, timeout=10)
     assert docs.status_code == 200
     for path in (f"runs/{server.folder}/prepared.pkl", "runs/..%2F..%2Fops.db/x", "runs/x/..%2F..%2F..%2Fops.db"):

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from di_ops.adapters.tac_exports import LINE, SOURCE_FILE, export_files, exports_digest, read_exports
+from di_ops.adapters.tac_exports import (
+    BLANK_PROBE,
+    LINE,
+    SOURCE_FILE,
+    EmptyExport,
+    blank_files,
+    export_files,
+    exports_digest,
+    files_without_rows,
+    is_blank,
+    read_exports,
+)
 
 
 def test_csv_jsonl_and_json_array_are_read_as_strings_with_their_lines(tmp_path: Path) -> None:
@@ -77,3 +89,41 @@ def test_a_short_row_is_read_with_the_rest_missing(tmp_path: Path) -> None:
     assert frame["severity"].isna().tolist() == [False, True, False]
     assert frame["region"].isna().tolist() == [False, False, True]
     assert frame[LINE].tolist() == [2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("content", "blank"),
+    [
+        (b"", True),
+        (b"\xef\xbb\xbf", True),  # a byte-order mark only
+        (b" \r\n\n\t", True),
+        (b"case_id\n", False),  # a header: not blank (no rows, see files_without_rows)
+        (b"[]", False),
+        (b"\n" * (BLANK_PROBE + 1), False),  # too long to read whole: the reader decides
+    ],
+)
+def test_blank_files_are_named_by_the_reader(tmp_path: Path, content: bytes, blank: bool) -> None:
+    file = tmp_path / "cases.csv"
+    file.write_bytes(content)
+    assert is_blank(file) is blank
+    if blank:
+        with pytest.raises(EmptyExport, match=rf"{re.escape(str(file))} is empty \({len(content)} bytes"):
+            read_exports(tmp_path)
+        assert blank_files([file]) == [file]
+
+
+def test_a_zero_byte_json_export_is_named_too(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("case_id\nC-1\n")
+    (tmp_path / "b.jsonl").write_bytes(b"")
+    with pytest.raises(EmptyExport, match=r"b\.jsonl is empty \(0 bytes, not even a header row\)"):
+        read_exports(tmp_path)
+
+
+def test_files_without_rows_names_header_only_exports(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("case_id,customer_id\nC-1,X\n")
+    (tmp_path / "b.csv").write_text("case_id,customer_id\n")
+    (tmp_path / "c.json").write_text("[]")
+    (tmp_path / "d.jsonl").write_text('{"case_id": "C-2"}\n')
+    frame, files = read_exports(tmp_path)
+    assert len(frame) == 2
+    assert [f.name for f in files_without_rows(frame, files)] == ["b.csv", "c.json"]

@@ -53,3 +53,22 @@ def test_csv_and_html_files(tmp_path: Path) -> None:
     assert "<td>n-2</td><td>0</td><td>2</td><td>0</td><td>2</td>" in html  # the train x region table
     assert "the operator starts 2 upgrades" in html
     assert not list((tmp_path / "r").glob("*.part"))
+
+
+HOSTILE = ['=HYPERLINK("http://x.example","open")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3+cmd|' /C calc'!A0"]
+
+
+def test_the_csv_quotes_hostile_ids_so_no_cell_starts_a_formula(tmp_path: Path) -> None:
+    rows = [
+        _row(f"H{i}-cucm", "n-1", "EMEA", True, customer_id=bad, cluster_id=bad, triggers="\t=1+1")
+        for i, bad in enumerate(HOSTILE)
+    ]
+    write_csv(tmp_path / "upgrades.csv", rows)
+    with (tmp_path / "upgrades.csv").open(encoding="utf-8", newline="") as fh:
+        read = list(csv.DictReader(fh))
+    assert [r["cluster_id"] for r in read] == ["'" + bad for bad in HOSTILE]
+    assert {r["triggers"] for r in read} == {"'\t=1+1"}
+    assert [r["train"] for r in read] == ["n-1"] * len(HOSTILE)  # a dash inside stays as it is
+    for row in read:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), row

@@ -12,6 +12,9 @@ from tests.dags.test_change_freeze import _register
 
 pytestmark = pytest.mark.slow
 
+# a folder name an attacker can choose, carried into the exception text
+HOSTILE_FOLDER = "<img src=x onerror=alert(1)></p><script>alert(2)</script>"
+
 
 @pytest.fixture(scope="module")
 def failing_dag(airflow_db):  # type: ignore[no-untyped-def]
@@ -24,7 +27,7 @@ def failing_dag(airflow_db):  # type: ignore[no-untyped-def]
     def test_failure_alert() -> None:
         @task
         def explode() -> None:
-            raise AirflowFailException("the backup store is unreachable")
+            raise AirflowFailException(f"the backup store is unreachable: folder {HOSTILE_FOLDER}")
 
         @task
         def refuse() -> None:
@@ -62,3 +65,7 @@ def test_a_failed_task_sends_one_alert_and_a_refusal_none(failing_dag, smtp_sink
     body = messages[0].get_payload()[0].get_payload(decode=True).decode()
     assert "the backup store is unreachable" in body
     assert run.run_id in body
+    # the exception text is escaped: shown as text, no tag of its own in the HTML alert
+    assert "&lt;img src=x onerror=alert(1)&gt;&lt;/p&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in body
+    assert "<img" not in body and "<script" not in body
+    assert body.count("<p>") == body.count("</p>") == 4  # the template's own paragraphs only

@@ -242,3 +242,103 @@ def test_start_audit_refuses_a_missing_export_and_a_reversed_period(data_dir: Pa
 def test_run_folder_names_are_safe() -> None:
     assert sla.run_folder_name("manual__2026-11-27T08:00:00.123+00:00") == "manual__2026-11-27T08_00_00.123_00_00"
     assert "/" not in sla.run_folder_name("a/../b")
+
+
+# --- CSV formula injection: ids from the export never reach a spreadsheet as formulas ---------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+HOSTILE_IDS = ['=HYPERLINK("http://x.example","open")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3+cmd|' /C calc'!A0"]
+
+
+def _cells(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_every_report_csv_quotes_hostile_ids(data_dir: Path, ops_db: str) -> None:
+    breached = [_row(bad, "AUS", "2026-03-30T00:00:00Z", customer_id=bad) for bad in HOSTILE_IDS]
+    at_risk = [_row("\t=1+1", "APJC", "2026-03-30T23:00:00Z", customer_id="\t-C")]
+    quarantined = [_row(f"{bad}Q", "Mars", "2026-03-05T10:00:00Z", "2026-03-05T11:00:00Z") for bad in HOSTILE_IDS]
+    export = _write_csv(data_dir / "in" / "cases.csv", GOOD + breached + at_risk + quarantined)
+    result = _run(export, "manual__hostile")
+    folder = Path(result["plan"]["run_dir"])  # type: ignore[index]
+    files = ["cases.csv", "breached.csv", "about_to_breach.csv", "compliance.csv", "quarantine.csv"]
+    for name in files:
+        rows = _cells(folder / name)
+        assert rows, name
+        for row in rows:
+            for column, value in row.items():
+                assert not value.startswith(FORMULA_STARTS), (name, column, value)
+    assert {r["case_id"] for r in _cells(folder / "breached.csv")} >= {"'" + bad for bad in HOSTILE_IDS}
+    assert [r["case_id"] for r in _cells(folder / "about_to_breach.csv")] == ["G-5", "'=1+1"]  # id stripped
+    assert {r["case_id"] for r in _cells(folder / "quarantine.csv")} == {f"'{bad}Q" for bad in HOSTILE_IDS}
+    customers = {r["group_key"] for r in _cells(folder / "compliance.csv") if r["dimension"] == "customer"}
+    assert customers >= {"'" + bad for bad in HOSTILE_IDS}
+    ratios = [r["ratio"] for r in _cells(folder / "compliance.csv") if r["ratio"]]
+    assert all(float(v) >= 0 for v in ratios)  # numbers stay numbers (no quote)
+
+
+# --- empty exports: a 0-byte file is named and refused, a header-only one is a visible warning ------
+
+
+def test_a_zero_byte_export_is_refused_by_name_through_the_param(data_dir: Path, ops_db: str) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from di_ops.pipelines.common import REFUSAL_MARK
+
+    folder = data_dir / "in"
+    _write_csv(folder / "a_cases.csv", GOOD)
+    (folder / "b_cases.csv").write_bytes(b"")
+    with pytest.raises(AirflowFailException, match=r"b_cases\.csv is empty") as caught:
+        sla.start_audit({"export_path": str(folder)}, "r", None, AS_OF)
+    assert getattr(caught.value, REFUSAL_MARK, False) is True  # the operator's path: a refusal, no alert
+    (folder / "b_cases.csv").write_bytes(b"\xef\xbb\xbf\n")  # a BOM and a line end: still nothing
+    with pytest.raises(AirflowFailException, match=r"b_cases\.csv is empty"):
+        sla.start_audit({"export_path": str(folder / "b_cases.csv")}, "r", None, AS_OF)
+
+
+def test_a_zero_byte_export_at_the_configured_path_fails_for_on_call(data_dir: Path, ops_db: str) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from di_ops.pipelines.common import REFUSAL_MARK
+
+    configured = data_dir / "sla" / "exports"  # sla.yaml export_path
+    configured.mkdir(parents=True)
+    (configured / "cases.json").write_bytes(b"")
+    with pytest.raises(AirflowFailException, match=r"cases\.json is empty") as caught:
+        sla.start_audit({}, "r", None, AS_OF)
+    assert not getattr(caught.value, REFUSAL_MARK, False)
+
+
+def test_a_header_only_export_warns_in_the_report_and_the_log(
+    data_dir: Path, ops_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = data_dir / "in"
+    _write_csv(folder / "a_cases.csv", GOOD)
+    _write_csv(folder / "b_cases.csv", [])  # the header only
+    with caplog.at_level("WARNING", logger="di_ops.pipelines.sla"):
+        result = _run(folder, "manual__header_only")
+    run_dir = Path(result["plan"]["run_dir"])  # type: ignore[index]
+    expected = "export b_cases.csv has no rows (a header only): nothing from it was audited"
+    assert json.loads((run_dir / sla.QUALITY).read_text())["warnings"] == [expected]
+    assert json.loads((run_dir / sla.SUMMARY).read_text())["warnings"] == [expected]
+    assert f'<p class="warn">Warning: {expected}</p>' in (run_dir / sla.REPORT).read_text()
+    assert expected in caplog.text
+
+    only_header = _write_csv(data_dir / "empty" / "cases.csv", [])
+    result = _run(only_header, "manual__no_cases")
+    run_dir = Path(result["plan"]["run_dir"])  # type: ignore[index]
+    warnings = json.loads((run_dir / sla.SUMMARY).read_text())["warnings"]
+    assert warnings == [
+        "export cases.csv has no rows (a header only): nothing from it was audited",
+        "the exports hold no cases at all: this report audits nothing",
+    ]
+    assert json.loads((run_dir / sla.SUMMARY).read_text())["cases_audited"] == 0
+    assert 'id="warnings"' in (run_dir / sla.REPORT).read_text()
+
+
+def test_a_complete_export_has_no_warnings(data_dir: Path, ops_db: str) -> None:
+    result = _run(_write_csv(data_dir / "in" / "cases.csv", GOOD), "manual__complete")
+    run_dir = Path(result["plan"]["run_dir"])  # type: ignore[index]
+    assert json.loads((run_dir / sla.SUMMARY).read_text())["warnings"] == []
+    assert 'id="warnings"' not in (run_dir / sla.REPORT).read_text()

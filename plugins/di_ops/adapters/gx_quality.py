@@ -13,6 +13,8 @@ escalation requirements) is reported in its own section and the case is still au
 
 from __future__ import annotations
 
+import copy
+import html
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -260,6 +262,36 @@ def file_context(gx_root: Path, docs_dir: Path) -> Any:
     return context
 
 
+def display_escaped(value: Any) -> Any:
+    """``value`` with every string in it (nested lists, tuples and dict values) HTML-escaped."""
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {key: display_escaped(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [display_escaped(item) for item in value]
+    return value
+
+
+def build_escaped_docs(context: Any, identifier: Any, validation: Any, *, site_names: list[str] | None) -> None:
+    """Rebuild the Data Docs page of one validation from a copy whose observed values are HTML-escaped.
+
+    GX 1.x puts observed and unexpected values into its table cells unescaped (its ``.j2``
+    templates are outside Jinja's ``select_autoescape(["html", "xml"])``; only string-template
+    params are escaped), so a quarantined ``<script>`` value would run in the page. The checks
+    have already run on the raw values; only the stored copy the page is rendered from is
+    escaped (the ``result`` and ``exception_info`` of each expectation, i.e. the data's values),
+    so the page shows each value literally. The suite's own arguments are params: GX escapes those.
+    GX's result store keeps this display copy; the raw values are in the run's own files.
+    """
+    shown = copy.deepcopy(validation)
+    for item in shown.results:
+        item.result = display_escaped(item.result or {})
+        item.exception_info = display_escaped(item.exception_info or {})
+    context.validation_results_store.set(identifier, shown)
+    context.build_data_docs(site_names=site_names, resource_identifiers=[identifier])
+
+
 def _batch_definition(context: Any) -> Any:
     try:
         source = context.data_sources.get(DATASOURCE)
@@ -347,16 +379,11 @@ def validate(
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=f"{SUITE_NAME}_whole_export", data=batch, suite=suite)
     )
-    actions = []
-    if docs_dir is not None and gx_root is not None:
-        from great_expectations.checkpoint import UpdateDataDocsAction
-
-        actions.append(UpdateDataDocsAction(name="data_docs", site_names=[SITE_NAME]))
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
             name=f"{SUITE_NAME}_checkpoint",
             validation_definitions=[definition],
-            actions=actions,
+            actions=[],  # Data Docs are built below, from the display-escaped copy (build_escaped_docs)
             result_format={"result_format": "COMPLETE", "partial_unexpected_count": 5},
         )
     )
@@ -367,6 +394,7 @@ def validate(
     outcomes, failing = _outcomes(validation.results, rule_list, len(frame))
     page = None
     if docs_dir is not None and gx_root is not None:
+        build_escaped_docs(context, identifier, validation, site_names=[SITE_NAME])
         urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE_NAME)
         if urls and urls[0].get("site_url"):
             page = Path(urls[0]["site_url"].removeprefix("file://"))

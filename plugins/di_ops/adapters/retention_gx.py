@@ -4,7 +4,8 @@ A file Data Context lives in ``<data>/retention/gx``; each run's validation resu
 copy of the Data Docs site are saved in the run folder. Expectations (issue 4, step 2): backup ids
 present and unique, ``taken_at`` parses (ISO-8601 with a zone) and is not after as_of, status in
 the allowed set, file sizes ≥ 0, and the manifest names the series of the folder it sits in
-("one application per series"). great_expectations and pandas are imported inside the function.
+("one application per series"). The Data Docs show the catalog's values HTML-escaped
+(:func:`di_ops.adapters.gx_quality.build_escaped_docs`): paths and ids come from the backup store. great_expectations and pandas are imported inside the function.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _checkpoint(context: Any) -> Any:
         gx.Checkpoint(
             name=SUITE,
             validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            actions=[],  # Data Docs are built from a display-escaped copy (gx_quality.build_escaped_docs)
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["path"]},
         )
     )
@@ -119,6 +120,7 @@ def validate_catalog(
 ) -> dict[str, Any]:
     """Validate the catalog; returns success, failures (path → [(check, detail)]) and held series."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    from di_ops.adapters.gx_quality import build_escaped_docs
     from di_ops.pipelines.retention_plan import held_series
 
     failures: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -134,7 +136,8 @@ def validate_catalog(
         success = bool(result.success)
         out = run_dir / "gx"
         out.mkdir(parents=True, exist_ok=True)
-        for validation in result.run_results.values():
+        for identifier, validation in result.run_results.items():
+            build_escaped_docs(context, identifier, validation, site_names=None)
             (out / "validation_result.json").write_text(validation.describe())
             statistics = {**statistics, **dict(validation.statistics)}
             for item in validation.results:

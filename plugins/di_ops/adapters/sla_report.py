@@ -335,6 +335,10 @@ def render_report(
         ),
     ]
     body = "".join(f'<section id="{sid}"><h2>{_e(title)}</h2>{content}</section>' for sid, title, content in sections)
+    warnings = quality.get("warnings") or []
+    if warnings:  # e.g. an export with a header but no rows: said before any figure
+        lines = "".join(f'<p class="warn">Warning: {_e(w)}</p>' for w in warnings)
+        body = f'<section id="warnings"><h2>Warnings</h2>{lines}</section>' + body
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>SLA audit {_e(figures['as_of'][:10])}</title><style>{CSS}</style></head><body>"

@@ -13,6 +13,10 @@ backed by Arrow string arrays (missing = NaN), which :mod:`di_ops.sla_cases` rea
 fields — few distinct values each) are dictionary-encoded by the CSV reader as it parses them
 and arrive as pandas Categoricals of the exported strings (nothing stripped or normalised yet).
 An empty value is missing. pandas and pyarrow are imported inside functions.
+
+A file with no content at all (0 bytes, or only a byte-order mark and white space) is not an
+export: reading it raises :class:`EmptyExport` naming the file. A file with a header but no rows
+(a JSON ``[]``) reads as no rows; :func:`files_without_rows` names such files for the report.
 """
 
 from __future__ import annotations
@@ -30,6 +34,33 @@ LINE = "_line"
 DICTIONARY_COLUMNS = frozenset(
     {"customer_id", "region", "impact", "affected_share", "urgency", "severity", *ESCALATION_COLUMNS}
 )
+
+
+BLANK_PROBE = 4096  # a file this small is read whole to see if it holds anything but a BOM and white space
+
+
+class EmptyExport(ValueError):
+    """An export file with no content at all: not even a header row."""
+
+
+def is_blank(file: Path) -> bool:
+    """True when ``file`` is 0 bytes, or (up to :data:`BLANK_PROBE` bytes) only a UTF-8 BOM and white space."""
+    size = file.stat().st_size
+    if size == 0:
+        return True
+    if size > BLANK_PROBE:
+        return False
+    return not file.read_bytes().removeprefix(b"\xef\xbb\xbf").strip()
+
+
+def blank_files(files: list[Path]) -> list[Path]:
+    return [f for f in files if is_blank(f)]
+
+
+def files_without_rows(frame: Any, files: list[Path]) -> list[Path]:
+    """The files of ``files`` that gave no row to ``frame`` (a header only, or a JSON ``[]``)."""
+    seen = set(frame[SOURCE_FILE].astype(object)) if SOURCE_FILE in frame.columns else set()
+    return [f for f in files if f.name not in seen]
 
 
 def export_files(path: Path) -> list[Path]:
@@ -142,8 +173,14 @@ def _json_table(file: Path) -> tuple[Any, list[int]]:
 
 
 def read_table(file: Path) -> Any:
-    """One export file as an Arrow table of strings plus ``_source_file`` and ``_line``."""
+    """One export file as an Arrow table of strings plus ``_source_file`` and ``_line``.
+
+    Raises :class:`EmptyExport` (naming the file) when it holds nothing, not even a header.
+    """
     import pyarrow as pa
+
+    if is_blank(file):
+        raise EmptyExport(f"TAC case export {file} is empty ({file.stat().st_size} bytes, not even a header row)")
 
     if file.suffix.lower() == ".csv":
         table = _csv_table(file)

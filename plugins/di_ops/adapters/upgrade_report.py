@@ -7,12 +7,13 @@ the same rows give the same bytes (no clock inside).
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
+
+from di_ops.csv_safe import SafeDictWriter
 
 COLUMNS = (
     "customer_id",
@@ -54,10 +55,11 @@ def counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One row per cluster; text cells neutralised against formula injection (:mod:`di_ops.csv_safe`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), lineterminator="\n", extrasaction="ignore")
+        writer = SafeDictWriter(fh, fieldnames=list(COLUMNS), lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(path)

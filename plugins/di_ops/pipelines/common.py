@@ -20,12 +20,14 @@ class ChangeFrozen(RuntimeError):
 
 
 ALERT_SUBJECT = "[di-ops] {{ ti.dag_id }}.{{ ti.task_id }} failed"
+# Rendered by the SmtpNotifier with the DAG's Jinja environment, which does not autoescape: every
+# inserted value is escaped with ``| e`` (an exception text can carry a folder or file name).
 ALERT_HTML = (
-    "<p>Task <b>{{ ti.task_id }}</b> of DAG <b>{{ ti.dag_id }}</b> failed"
-    " (try {{ ti.try_number }}).</p>"
-    "<p>Run: {{ run_id }}</p>"
-    "<p>Error: {{ exception }}</p>"
-    '<p>Log: <a href="{{ ti.log_url }}">{{ ti.log_url }}</a></p>'
+    "<p>Task <b>{{ ti.task_id | e }}</b> of DAG <b>{{ ti.dag_id | e }}</b> failed"
+    " (try {{ ti.try_number | e }}).</p>"
+    "<p>Run: {{ run_id | e }}</p>"
+    "<p>Error: {{ exception | e }}</p>"
+    '<p>Log: <a href="{{ ti.log_url | e }}">{{ ti.log_url | e }}</a></p>'
 )
 
 

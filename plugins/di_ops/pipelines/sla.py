@@ -52,8 +52,8 @@ def start_audit(
 ) -> dict[str, Any]:
     """Resolve as_of and the period, pin the inventory snapshot, find the exports; returns the run's plan."""
     from di_ops.adapters.opsdb import ops_engine, pin_snapshot
-    from di_ops.adapters.tac_exports import export_files, exports_digest
-    from di_ops.pipelines.common import resolve_as_of
+    from di_ops.adapters.tac_exports import blank_files, export_files, exports_digest
+    from di_ops.pipelines.common import refused, resolve_as_of
     from di_ops.sla_cases import default_period
 
     try:
@@ -72,6 +72,13 @@ def start_audit(
         raise _fail(f"{exc}; set the export_path Param or sla.yaml export_path") from exc
     if not files:
         raise _fail(f"no .csv/.json/.jsonl export in {path}")
+    blank = blank_files(files)
+    if blank:  # an operator's path (the Param) is refused; the configured one is a fault for on-call
+        message = (
+            f"TAC case export {', '.join(str(f) for f in blank)} is empty (0 bytes or only white space: not even a header row); "
+            "nothing to audit: deliver the export again, or point export_path at a complete one"
+        )
+        raise refused(message) if params.get("export_path") else _fail(message)
     snapshot = pin_snapshot(ops_engine(), DAG_ID, run_id, as_of, run_after or as_of)
     # Default (interprets "no timestamps in the future"): nothing can happen after the export was
     # written (its newest file's mtime), nor is anything judged after as_of; the later of the two is
@@ -133,12 +140,16 @@ def check_quality(plan: dict[str, Any]) -> dict[str, Any]:
     from di_ops.adapters import gx_quality
     from di_ops.adapters.opsdb import ops_engine
     from di_ops.adapters.sla_history import replace_quarantine
-    from di_ops.adapters.tac_exports import read_exports
+    from di_ops.adapters.tac_exports import EmptyExport, files_without_rows, read_exports
     from di_ops.sla_cases import prepare_cases
 
     cfg = sla_settings()
     as_of = datetime.fromisoformat(plan["as_of"])
-    raw, _files = read_exports(Path(plan["export_path"]))
+    try:
+        raw, files = read_exports(Path(plan["export_path"]))
+    except EmptyExport as exc:  # emptied since start_audit looked
+        raise _fail(str(exc)) from exc
+    warnings = _empty_export_warnings(files_without_rows(raw, files), len(raw))
     prepared, missing = prepare_cases(raw)
     rule_list = gx_quality.rules(
         not_after=datetime.fromisoformat(plan["not_after"]),
@@ -190,10 +201,21 @@ def check_quality(plan: dict[str, Any]) -> dict[str, Any]:
         "escalation_by_customer": escalation_by_customer,
         "docs_page": None if result.docs_page is None else str(result.docs_page),
         "docs_index": str(docs_dir / "index.html"),
+        "warnings": warnings,
     }
     (run_dir / QUALITY).write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     log.info("quality: %d of %d rows quarantined (%.2f %%)", summary["rows_rejected"], total, 100 * share)
     return {k: summary[k] for k in ("rows_total", "rows_rejected", "rejected_share", "quality_passed")}
+
+
+def _empty_export_warnings(without_rows: list[Path], rows: int) -> list[str]:
+    """A warning per export file with a header but no rows, and one when no file had any; also logged."""
+    warnings = [f"export {f.name} has no rows (a header only): nothing from it was audited" for f in without_rows]
+    if rows == 0:
+        warnings.append("the exports hold no cases at all: this report audits nothing")
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
 
 
 def _escalation_by_customer(prepared: Any, failing: dict[str, Any], rule_list: list[Any]) -> dict[str, dict[str, int]]:
@@ -229,10 +251,10 @@ def _quarantine_records(raw: Any, reasons: dict[Any, list[str]]) -> list[dict[st
 
 
 def _write_quarantine_csv(path: Path, records: list[dict[str, Any]]) -> None:
-    import csv
+    from di_ops.csv_safe import SafeWriter
 
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
+        writer = SafeWriter(fh, lineterminator="\n")
         writer.writerow(["source_file", "line", "case_id", "reasons", "row"])
         for r in records:
             writer.writerow(
@@ -305,17 +327,20 @@ def _objectives() -> dict[str, str]:
 
 
 def _write_case_csvs(run_dir: Path, judged: Any, rows: list[dict[str, Any]]) -> None:
+    """The run's case CSVs, text cells neutralised against formula injection (:mod:`di_ops.csv_safe`)."""
     import pandas as pd
+
+    from di_ops.csv_safe import frame_to_csv
 
     columns = ["case_id", "customer_id", "region", "severity", "severity_matrix", "month", "opened_at"]
     columns += ["first_response_at", "response_due", "status", "at_risk"]
     out = judged[columns].copy()
     for column in ("opened_at", "first_response_at", "response_due"):
         out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out.to_csv(run_dir / "cases.csv", index=False, lineterminator="\n")
-    out[out["status"] == "breached"].to_csv(run_dir / "breached.csv", index=False, lineterminator="\n")
-    out[out["at_risk"]].to_csv(run_dir / "about_to_breach.csv", index=False, lineterminator="\n")
-    pd.DataFrame(rows).to_csv(run_dir / "compliance.csv", index=False, lineterminator="\n")
+    frame_to_csv(out, run_dir / "cases.csv")
+    frame_to_csv(out[out["status"] == "breached"], run_dir / "breached.csv")
+    frame_to_csv(out[out["at_risk"]], run_dir / "about_to_breach.csv")
+    frame_to_csv(pd.DataFrame(rows), run_dir / "compliance.csv")
 
 
 def write_report(plan: dict[str, Any]) -> dict[str, Any]:
@@ -345,6 +370,7 @@ def write_report(plan: dict[str, Any]) -> dict[str, Any]:
         "rejected_share": quality["rejected_share"],
         "quality_passed": quality["quality_passed"],
         "headline": headline,
+        "warnings": quality.get("warnings", []),
     }
     (run_dir / SUMMARY).write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     return {"report": str(run_dir / REPORT)}

@@ -1,0 +1,84 @@
+"""CSV cells a spreadsheet will not run: the one place every report CSV a person may open goes through.
+
+Source: OWASP, "CSV Injection" (https://owasp.org/www-community/attacks/CSV_Injection): a cell
+that begins with ``=``, ``+``, ``-``, ``@``, TAB (0x09) or CR (0x0D) is read by Excel, LibreOffice
+and Google Sheets as a formula (``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``); prefixing
+such a cell with a single quote ``'`` makes it text. Case ids, customer ids and contact fields
+come from the TAC exports and the inventory, so any of them may be hostile.
+
+Only *text* cells are changed: numbers (``-0.5``, ``-3`` in a numeric column) stay numbers, so
+figures keep summing in a spreadsheet; a text cell that looks like a negative number (``"-5"``)
+gets the quote like any other text, since a spreadsheet cannot tell it from ``-5+cmd|...``.
+The quote is visible to a program reading the CSV back (it is part of the cell's text).
+pandas is imported inside :func:`neutralise_frame`.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from typing import IO, Any, Final
+
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+QUOTE: Final = "'"
+
+
+def neutralise_cell(value: Any) -> Any:
+    """``value`` with a leading ``'`` when it is text that starts with a formula character; else as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return QUOTE + value
+    return value
+
+
+def neutralise_row(values: Iterable[Any]) -> list[Any]:
+    return [neutralise_cell(v) for v in values]
+
+
+class SafeWriter:
+    """``csv.writer`` whose rows are neutralised cell by cell (same ``writerow``/``writerows``)."""
+
+    def __init__(self, fh: IO[str], **kwargs: Any) -> None:
+        self._writer = csv.writer(fh, **kwargs)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._writer.writerow(neutralise_row(row))
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+class SafeDictWriter(csv.DictWriter):  # type: ignore[type-arg]
+    """``csv.DictWriter`` whose values are neutralised (the header is the program's own column names)."""
+
+    def writerow(self, rowdict: Mapping[str, Any]) -> Any:
+        return super().writerow({key: neutralise_cell(value) for key, value in rowdict.items()})
+
+    def writerows(self, rowdicts: Iterable[Mapping[str, Any]]) -> None:
+        for row in rowdicts:
+            self.writerow(row)
+
+
+def neutralise_frame(frame: Any) -> Any:
+    """A copy of a pandas DataFrame whose text columns (object, string, categorical) are neutralised.
+
+    Numeric, boolean and datetime columns are left as they are.
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    for column in out.columns:
+        dtype = out[column].dtype
+        if (
+            pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype)
+        ):
+            out[column] = out[column].astype(object).map(neutralise_cell)
+    return out
+
+
+def frame_to_csv(frame: Any, path: Any, **kwargs: Any) -> None:
+    """``frame.to_csv(path, index=False, lineterminator="\\n", **kwargs)`` with text cells neutralised."""
+    options = {"index": False, "lineterminator": "\n", **kwargs}
+    neutralise_frame(frame).to_csv(path, **options)
