@@ -142,7 +142,10 @@ def backup_retention() -> None:
     def delete_pruned() -> dict:
         from di_ops.pipelines.retention_delete import delete_pruned as delete
 
-        return delete(_run_dir(), bool(get_current_context()["params"]["dry_run"]))
+        ctx = get_current_context()
+        # checked again here, not only in recheck_plan: a guarded run deletes only with a recorded Approve
+        approval = ctx["ti"].xcom_pull(task_ids=APPROVAL_TASK_ID, key=RESPONSE_KEY)
+        return delete(_run_dir(), bool(ctx["params"]["dry_run"]), approval)
 
     @task(trigger_rule="none_failed")
     def verify() -> dict:

@@ -16,6 +16,7 @@ def test_shipped_settings_load() -> None:
     assert settings.store_conn_id == "di_backup_store"
     assert settings.max_scan_tasks <= 1024 and settings.guard.max_prune_share_per_series == 0.5
     assert settings.tombstone_prefix.startswith(".")
+    assert settings.scan_max_manifest_bytes == 1 << 20
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,9 @@ def test_shipped_settings_load() -> None:
         ("max_scan_tasks: 64", "max_scan_tasks: 2000", "max_scan_tasks"),
         ("max_prune_share_per_series: 0.5", "max_prune_share_per_series: 1.5", "guard.max_prune_share_per_series"),
         ('tombstone_prefix: ".tombstone."', 'tombstone_prefix: "tomb"', "tombstone_prefix"),
+        ("scan_max_manifest_bytes: 1048576", "scan_max_manifest_bytes: 1023", "scan_max_manifest_bytes"),
+        ("scan_max_manifest_bytes: 1048576", "scan_max_manifest_bytes: 67108865", "scan_max_manifest_bytes"),
+        ("scan_max_manifest_bytes: 1048576", "scan_max_manifest_bytes: 1 MiB", "scan_max_manifest_bytes"),
     ],
 )
 def test_bad_values_name_file_and_field(config_copy: Path, old: str, new: str, field: str) -> None:
@@ -34,5 +38,16 @@ def test_bad_values_name_file_and_field(config_copy: Path, old: str, new: str, f
     try:
         with pytest.raises(ConfigError, match=rf"retention\.yaml: {field}"):
             retention_settings()
+    finally:
+        retention_settings.cache_clear()
+
+
+@pytest.mark.parametrize("value", [1024, 67108864])
+def test_manifest_limit_edges_are_accepted(config_copy: Path, value: int) -> None:
+    path = config_copy / "retention.yaml"
+    path.write_text(path.read_text().replace("scan_max_manifest_bytes: 1048576", f"scan_max_manifest_bytes: {value}"))
+    retention_settings.cache_clear()
+    try:
+        assert retention_settings().scan_max_manifest_bytes == value
     finally:
         retention_settings.cache_clear()

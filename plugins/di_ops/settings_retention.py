@@ -30,6 +30,8 @@ class RetentionSettings(_Frozen):
     scan_batch_size: int = Field(ge=1)
     max_scan_tasks: int = Field(ge=1, le=1024)  # Airflow's [core] max_map_length is 1024
     scan_threads: int = Field(ge=1, le=64)
+    # A manifest above this many bytes is unreadable (its series held), never read into memory whole.
+    scan_max_manifest_bytes: int = Field(ge=1024, le=64 * 1024 * 1024)
     bulk_plan_threshold: int = Field(ge=0)
     guard: GuardSettings
     reports_folder: str = Field(min_length=1)

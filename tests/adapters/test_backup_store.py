@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from di_ops.adapters.backup_store import FsStore, SftpStore, StoreError, parse_instant_ns, scan, store_from_connection
+from di_ops.adapters.backup_scan import scan
+from di_ops.adapters.backup_store import FsStore, SftpStore, StoreError, store_from_connection
+from di_ops.adapters.safe_read import parse_instant_ns
 from include.demo.backups import write_backup
 from tests.pipelines.retention_fixtures import build_store, fs_connection, night
 
@@ -110,6 +112,9 @@ def test_fs_connection_and_bad_connections(tmp_path: Path, monkeypatch: pytest.M
         ("2026-11-27T00:00:00", False),  # no zone: refused, not guessed
         ("27/11/2026", False),
         ("", False),
+        # outside signed 64-bit nanoseconds: None here, "out of range" (series held) in the scan
+        ("0001-01-01T00:00:00+23:59", False),
+        ("9999-12-31T23:59:59-23:59", False),
     ],
 )
 def test_timestamps_need_a_zone(text: str, ok: bool) -> None:
@@ -117,6 +122,19 @@ def test_timestamps_need_a_zone(text: str, ok: bool) -> None:
     assert (value is not None) is ok
     if ok:
         assert value == 1_795_737_600 * 10**9
+
+
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        ("2262-04-11T23:47:16.854775Z", 9_223_372_036_854_775_000),  # just inside int64 nanoseconds
+        ("2262-04-11T23:47:16.854776Z", None),  # just outside
+        ("1677-09-21T00:12:43.145225Z", -9_223_372_036_854_775_000),
+        ("1677-09-21T00:12:43.145224Z", None),
+    ],
+)
+def test_instants_fit_int64_nanoseconds(text: str, ns: int | None) -> None:
+    assert parse_instant_ns(text) == ns
 
 
 def test_store_skips_dot_folders_and_files(tmp_path: Path) -> None:

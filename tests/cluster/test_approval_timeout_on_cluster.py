@@ -66,6 +66,8 @@ def test_an_unanswered_approval_times_out_to_reject(cluster: dict[str, Any]) -> 
     assert rows[0]["detail"]["deleted"] == 0 and rows[0]["detail"]["guard_tripped"] is True
     assert rows[0]["detail"]["approval"] == {
         "required": True,
+        "decision": "reject",
+        "reason": "no answer within the response timeout: the default ['Reject'] applied",
         "approver": None,
         "chosen_options": ["Reject"],
         "timed_out": True,

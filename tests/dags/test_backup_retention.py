@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from di_ops.adapters.opsdb import count_rows
 from di_ops.db.engine import make_engine
+from include.demo.backups import write_backup
 from tests.pipelines.retention_fixtures import AS_OF, build_store, fs_connection, remaining
 
 pytestmark = pytest.mark.slow
@@ -83,3 +85,40 @@ def test_dry_run_deletes_nothing_but_plans_everything(airflow_db, dagbag, ops_sq
         prunes = conn.execute(select(retention_plan.c.path).where(retention_plan.c.action == "prune")).scalars().all()
     assert len(prunes) == 12
     assert count_rows(engine, "retention_deletions") == 0
+
+
+def test_as_of_a_year_ahead_deletes_nothing_that_the_real_clock_retains(  # type: ignore[no-untyped-def]
+    airflow_db, dagbag, ops_sqlite, data_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reproduction through dag.test(): 6 nights of good backups 10-15 days old by the real clock,
+    as_of a year ahead. The plan by as_of alone would prune 3 of 6 per series (not above the guard's
+    half); the retention invariant holds them, the run deletes nothing and says why."""
+    root = tmp_path / "six-nights"
+    now = datetime.now(UTC)
+    for customer in ("C001", "C002"):
+        for app in ("CUCM", "IMP"):
+            for n in range(10, 16):
+                write_backup(root, customer, f"{customer}-{app.lower()}", app, now - timedelta(days=n))
+    monkeypatch.setenv("AIRFLOW_CONN_DI_BACKUP_STORE", fs_connection(root))
+    before = remaining(root)
+    as_of = now + timedelta(days=365, hours=1)
+    run = dagbag.get_dag("backup_retention").test(run_conf={"as_of": as_of.isoformat()})
+    states = _states(run)
+    assert run.state == "success", states
+    assert states["approve_pruning"] == "skipped" and states["delete_pruned"] == "success"
+    assert remaining(root) == before
+
+    (folder,) = (data_dir / "retention" / "runs").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["deleted"] == 0 and summary["plan"] == {"keep": 12, "hold": 12}
+    assert len(summary["held_by_invariant"]) == 12
+    assert all(
+        "old by the clock at planning (retention keeps good backups 33 days); as_of " in h["reason"]
+        and h["reason"].endswith("lies 365 days after the run")
+        for h in summary["held_by_invariant"]
+    )
+    from di_ops.db.schema import audit_log
+
+    with make_engine(ops_sqlite).connect() as conn:
+        (entry,) = conn.execute(select(audit_log.c.detail).where(audit_log.c.action == "retention.run")).scalars().all()
+    assert entry["deleted"] == 0 and entry["held_by_invariant"] == 12

@@ -28,6 +28,7 @@ from tests.pipelines.retention_fixtures import AS_OF, night, remaining
 
 pytestmark = pytest.mark.slow
 USER, PASSWORD = "alice", "approver-pw"
+OPERATOR, OPERATOR_PASSWORD = "operator1", "operator-pw"  # role op of the simple auth manager
 DAG_ID = "backup_retention"
 
 CHILD = """
@@ -57,10 +58,10 @@ def guarded_store(root: Path) -> set[str]:
 def api_server(airflow_db, tmp_path: Path) -> Iterator[Callable[[], str]]:  # type: ignore[no-untyped-def]
     port = free_port()
     passwords = tmp_path / "passwords.json"
-    passwords.write_text(json.dumps({USER: PASSWORD}))
+    passwords.write_text(json.dumps({USER: PASSWORD, OPERATOR: OPERATOR_PASSWORD}))
     env = {
         **os.environ,
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin,{OPERATOR}:op",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
     }
@@ -102,6 +103,17 @@ def api_server(airflow_db, tmp_path: Path) -> Iterator[Callable[[], str]]:  # ty
 
 def _answer(client: httpx.Client, answer: str, seen: set[str], deadline: float) -> str:
     """Wait for a pending approval of a run not yet answered; answer it; return its run id."""
+    run_id = _parked(client, seen, deadline)
+    patch = client.patch(
+        f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/approve_pruning/-1/hitlDetails",
+        json={"chosen_options": [answer], "params_input": {}},
+    )
+    assert patch.status_code == 200, patch.text
+    return run_id
+
+
+def _parked(client: httpx.Client, seen: set[str], deadline: float) -> str:
+    """Wait until approve_pruning of a run not in ``seen`` is parked without a response; return the run id."""
     while time.monotonic() < deadline:
         response = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/~/hitlDetails")
         response.raise_for_status()
@@ -118,15 +130,27 @@ def _answer(client: httpx.Client, answer: str, seen: set[str], deadline: float) 
                 and not item.get("response_received")
                 and run_id not in seen
             ):
-                patch = client.patch(
-                    f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/approve_pruning/-1/hitlDetails",
-                    json={"chosen_options": [answer], "params_input": {}},
-                )
-                assert patch.status_code == 200, patch.text
                 seen.add(run_id)
                 return str(run_id)
         time.sleep(0.5)
-    raise AssertionError(f"no pending approval appeared to answer {answer}")
+    raise AssertionError("no pending approval appeared")
+
+
+def _login(base: str, user: str, password: str) -> dict[str, str]:
+    token = httpx.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=10)
+    assert token.status_code in (200, 201), token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def _start_child(as_of: str, *roots: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(REPO / "dags"), as_of, *map(str, roots)],
+        env={**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'plugins'}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def test_guard_stops_and_the_approval_decides_both_ways(api_server, ops_sqlite, data_dir, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -134,19 +158,10 @@ def test_guard_stops_and_the_approval_decides_both_ways(api_server, ops_sqlite, 
     kept = guarded_store(approved_root)
     guarded_store(rejected_root)
     before_rejected = remaining(rejected_root)
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(REPO / "dags"), AS_OF.isoformat(), str(approved_root), str(rejected_root)],
-        env={**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'plugins'}"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    child = _start_child(AS_OF.isoformat(), approved_root, rejected_root)
     try:
         base = api_server()
-        token = httpx.post(f"{base}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=10)
-        assert token.status_code in (200, 201), token.text
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        headers = _login(base, USER, PASSWORD)
         seen: set[str] = set()
         with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
             approved_run = _answer(client, "Approve", seen, time.monotonic() + 120)
@@ -154,7 +169,7 @@ def test_guard_stops_and_the_approval_decides_both_ways(api_server, ops_sqlite, 
         output, _ = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)  # an HITL wait ignores SIGTERM (AIRFLOW3.md §3)
+            os.killpg(child.pid, signal.SIGKILL)  # Airflow 3.3.2: an HITL wait ignores SIGTERM (verified)
     results = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
     approved, rejected = results
     assert (approved["run_id"], rejected["run_id"]) == (approved_run, rejected_run)
@@ -180,3 +195,52 @@ def test_guard_stops_and_the_approval_decides_both_ways(api_server, ops_sqlite, 
     # answered by a person, not by the timeout (tests/cluster/test_approval_timeout_on_cluster.py)
     assert by_run[approved_run]["detail"]["approval"]["timed_out"] is False
     assert by_run[rejected_run]["detail"]["approval"]["timed_out"] is False
+
+
+def test_an_approval_marked_success_by_an_op_user_deletes_nothing(  # type: ignore[no-untyped-def]
+    api_server, ops_sqlite, data_dir, tmp_path: Path
+) -> None:
+    """The approval bypass: an ``op`` user marks approve_pruning *success* instead of answering it.
+
+    Without a recorded response that is a Reject: nothing deleted, the run's audit entry and
+    summary.json say why (docs/pipelines/retention.md, "Two guarantees").
+    """
+    root = tmp_path / "marked"
+    guarded_store(root)
+    before = remaining(root)
+    child = _start_child(AS_OF.isoformat(), root)
+    try:
+        base = api_server()
+        with httpx.Client(base_url=base, headers=_login(base, USER, PASSWORD), timeout=10) as admin:
+            run_id = _parked(admin, set(), time.monotonic() + 120)
+        with httpx.Client(base_url=base, headers=_login(base, OPERATOR, OPERATOR_PASSWORD), timeout=10) as op:
+            marked = op.patch(
+                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/approve_pruning", json={"new_state": "success"}
+            )
+        # Airflow 3.3's simple auth manager lets the op role change task states (DAG access needs role user)
+        assert marked.status_code == 200, marked.text
+        output, _ = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)  # an HITL wait ignores SIGTERM (AIRFLOW3.md §3)
+    (result,) = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
+    assert result["run_id"] == run_id
+    assert result["state"] == "success", result  # a Reject is a decision, not a failure
+    assert result["tasks"]["approve_pruning"] == "success" and result["tasks"]["recheck_plan"] == "success"
+    assert result["tasks"]["delete_pruned"] == "success" and result["tasks"]["verify"] == "success"
+    assert remaining(root) == before  # nothing deleted
+    assert "approve_pruning has no recorded human response (task state changed by hand?)" in output
+
+    from di_ops.db.schema import audit_log
+
+    with make_engine(ops_sqlite).connect() as conn:
+        rows = conn.execute(select(audit_log).where(audit_log.c.run_id == run_id)).mappings().all()
+    assert [row["action"] for row in rows] == ["retention.run"]  # no retention.prune entry
+    (entry,) = rows
+    assert entry["actor"] is None and entry["detail"]["deleted"] == 0
+    assert entry["detail"]["approval"]["decision"] == "reject"
+    assert entry["detail"]["approval"]["reason"] == "no recorded response"
+    assert entry["detail"]["outcome"] == "rejected: nothing deleted (no recorded response)"
+    (folder,) = (data_dir / "retention" / "runs").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["outcome"] == entry["detail"]["outcome"] and not (folder / "approved.json").exists()

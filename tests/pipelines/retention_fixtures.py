@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from di_ops.pipelines import retention as rp
 from include.demo.backups import write_backup
@@ -77,12 +80,20 @@ def remaining(root: Path) -> dict[str, set[str]]:
     return out
 
 
-def plan_run(run_id: str, *, dry_run: bool = False, customers: list[str] | None = None) -> str:
-    """Steps 0-3 as the DAG runs them, with the plain-Python quality checks in place of the GX gate."""
+def plan_run(
+    run_id: str,
+    *,
+    dry_run: bool = False,
+    customers: list[str] | None = None,
+    as_of: datetime = AS_OF,
+    clock: Callable[[], datetime] = rp.real_clock,
+) -> str:
+    """Steps 0-3 as the DAG runs them, with the plain-Python quality checks in place of the GX gate;
+    ``clock`` is the real clock the plan step judges the retention invariant by."""
     info = rp.prepare_run(
         dag_id=DAG_ID,
         run_id=run_id,
-        as_of_param=AS_OF.isoformat(),
+        as_of_param=as_of.isoformat(),
         logical_date=None,
         run_after=datetime.now(UTC),
         customers_param=customers,
@@ -93,8 +104,32 @@ def plan_run(run_id: str, *, dry_run: bool = False, customers: list[str] | None 
     for batch in info["batches"]:
         rp.scan_batch(info["run_dir"], batch, False)
     records = rp.load_catalog(info["run_dir"])
-    failures = rp.basic_checks(records, AS_OF)
+    failures = rp.basic_checks(records, as_of)
     quality = {"success": not failures, "failures": failures, "held": rp.held_series(failures, records)}
     (Path(info["run_dir"]) / "quality.json").write_text(json.dumps(quality))
-    rp.plan_retention(info["run_dir"])
+    rp.plan_retention(info["run_dir"], clock=clock)
     return str(info["run_dir"])
+
+
+@pytest.fixture
+def retention_env(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, dict[str, set[str]]]]:
+    """The hand-made store under ``tmp_path/backups``, its connection and a fresh ops DB."""
+    from di_ops.pipelines.retention_delete import CRASH_ENV
+    from di_ops.settings_retention import retention_settings
+
+    root = tmp_path / "backups"
+    expected = build_store(root)
+    monkeypatch.setenv("AIRFLOW_CONN_DI_BACKUP_STORE", fs_connection(root))
+    monkeypatch.setenv("AIRFLOW_CONN_DI_OPS_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "ops.db")}))
+    monkeypatch.delenv(CRASH_ENV, raising=False)
+    retention_settings.cache_clear()
+    yield root, expected
+    retention_settings.cache_clear()
+
+
+def add_guarded_series(root: Path) -> None:
+    """A series whose every backup failed 5-8 nights before AS_OF: the plan prunes all of it, the guard trips."""
+    for n in range(5, 9):
+        write_backup(root, "C004", "C004-cer", "CER", night(n), status="FAILED")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from di_ops.adapters.backup_store import FsStore, scan
+from di_ops.adapters.backup_scan import scan
+from di_ops.adapters.backup_store import FsStore
 from di_ops.pipelines import retention as rp
 from di_ops.pipelines import retention_delete as rd
 from di_ops.settings_retention import retention_settings
@@ -184,8 +185,17 @@ def test_recheck_after_approval_drops_what_changed(env) -> None:  # type: ignore
     approval = {"chosen_options": ["Approve"], "responded_by_user": {"id": "bob", "name": "Bob"}}
     result = rp.recheck_after_approval(run_dir, approval)
     assert result["approver"] == "Bob" and result["delete"] == 11 and result["dropped"] == 1
-    with pytest.raises(Exception, match="Reject"):
-        rp.recheck_after_approval(run_dir, {"chosen_options": ["Reject"]})
+    assert (Path(run_dir) / "approved.json").exists()
+    # a later try of the re-check without an Approve (e.g. after a clear) withdraws the approval
+    rejected = rp.recheck_after_approval(run_dir, {"chosen_options": ["Reject"], "responded_by_user": {"id": "bob"}})
+    assert rejected["delete"] == 0 and rejected["approval"] == {
+        "decision": "reject",
+        "reason": "answered ['Reject']",
+        "approver": "bob",
+        "chosen_options": ["Reject"],
+        "timed_out": False,
+    }
+    assert not (Path(run_dir) / "approved.json").exists()
 
 
 def test_a_missing_store_connection_fails_without_retries(env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -230,3 +240,19 @@ def test_verify_fails_when_a_kept_backup_disappeared(env) -> None:  # type: igno
     summary = json.loads((Path(run_dir) / "summary.json").read_text())
     assert summary["series_below_floor"]["C001/C001-imp/IMP"] == {"good_before": 5, "good_after": 0}
     assert not summary["verified"] and len(summary["kept_backups_missing"]) == 3
+
+
+def test_the_plan_csv_starts_no_cell_with_a_formula(tmp_path: Path) -> None:
+    """Backup ids and folder names come from the store: a hostile one must not become a formula."""
+    import csv
+
+    from di_ops.pipelines.retention_plan import PLAN_FIELDS, write_plan_reports
+
+    hostile = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3+cmd", "\tx", "\rx"]
+    rows = [{k: ([value] if k == "reasons" else value) for k in PLAN_FIELDS} for value in hostile]
+    write_plan_reports(tmp_path, {"run": "t"}, rows)
+    with (tmp_path / "plan.csv").open(newline="", encoding="utf-8") as fh:
+        cells = [cell for row in list(csv.reader(fh))[1:] for cell in row]
+    assert len(cells) == len(hostile) * len(PLAN_FIELDS)
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert {c.lstrip("'") for c in cells} == set(hostile)

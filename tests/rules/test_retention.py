@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from di_ops.rules.retention import Backup, RetentionDecision, plan
+from di_ops.rules.retention import Backup, RetentionDecision, deletion_allowed, plan
 from di_ops.settings import RetentionPolicy, policy
 
 AS_OF = datetime(2025, 3, 31, 12, 0, tzinfo=UTC)
@@ -345,3 +345,77 @@ def test_the_plan_does_not_depend_on_input_order(backups: list[Backup], rnd: ran
     first = plan(backups, AS_OF)
     second = plan([b for _, b in shuffled], AS_OF)
     assert [second[k] for k, _ in sorted(enumerate(shuffled), key=lambda item: item[1][0])] == first
+
+
+# --- deletion_allowed: the retention invariant by the real clock (both sides of each limit) ---
+
+NOW = AS_OF  # the clock at deletion
+
+
+@pytest.mark.parametrize(
+    ("age", "good", "rank", "allowed", "reason_part"),
+    [
+        (days(33), True, 0, False, "33.0 days old by the clock at deletion (retention keeps good backups 33 days)"),
+        (days(33) + US, True, 4, True, "may be deleted: 33 days, 0:00:00.000001 old"),
+        (days(12), True, 4, False, "kept: 12.0 days old"),
+        (days(400), True, 3, False, "one of the 3 most recent good backups of its series (#3"),
+        (days(400), True, 1, False, "(#1 by the plan's scan)"),
+        (days(400), True, 4, True, "not among the 3 most recent"),
+        (days(3), False, 0, False, "(retention keeps a not-good backup 3 days)"),
+        (days(3) + US, False, 0, True, "may be deleted: 3 days, 0:00:00.000001 old"),
+        (days(400), False, 1, True, "may be deleted: 400.0 days"),  # a rank never protects a not-good backup
+        (-US, True, 9, False, "dated 0:00:00.000001 after the clock at deletion"),
+        (-days(2), False, 0, False, "a backup from the future is never deleted"),
+        (timedelta(0), False, 0, False, "kept: 0.0 days old"),
+    ],
+)
+def test_deletion_allowed_table(age: timedelta, good: bool, rank: int, allowed: bool, reason_part: str) -> None:
+    verdict = deletion_allowed(taken_at=NOW - age, now=NOW, good=good, good_rank=rank)
+    assert verdict.allowed is allowed
+    assert reason_part in verdict.reason
+    assert verdict.reason.startswith("may be deleted" if allowed else "kept: ")
+
+
+@pytest.mark.parametrize(
+    ("as_of", "suffix"),
+    [
+        (None, ""),
+        (NOW + days(1) - US, ""),  # less than a day away: not worth a word
+        (NOW - days(1) + US, ""),
+        (NOW + days(1), f"; as_of {(NOW + days(1)).isoformat()} lies 1 days after the run"),
+        (NOW + days(361.5), f"; as_of {(NOW + days(361.5)).isoformat()} lies 361 days after the run"),
+        (NOW - days(30), f"; as_of {(NOW - days(30)).isoformat()} lies 30 days before the run"),
+    ],
+)
+def test_deletion_allowed_names_how_far_as_of_lies_from_the_clock(as_of: datetime | None, suffix: str) -> None:
+    verdict = deletion_allowed(taken_at=NOW - days(12), now=NOW, good=True, good_rank=5, as_of=as_of)
+    assert (
+        verdict.reason == f"kept: 12.0 days old by the clock at deletion (retention keeps good backups 33 days){suffix}"
+    )
+
+
+def test_deletion_allowed_uses_the_given_policy_and_compares_instants_across_zones() -> None:
+    rules = RetentionPolicy(
+        keep_latest_good=1, keep_good_days=5, keep_bad_days=1, good_statuses=("SUCCESS",), statuses=("SUCCESS",)
+    )
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    taken = (NOW - days(5) - US).astimezone(amsterdam)
+    assert deletion_allowed(taken_at=taken, now=NOW, good=True, good_rank=2, policy=rules).allowed
+    assert not deletion_allowed(taken_at=taken, now=NOW, good=True, good_rank=1, policy=rules, when="now").allowed
+    with pytest.raises(ValueError, match="now must be timezone-aware"):
+        deletion_allowed(taken_at=NOW, now=NOW.replace(tzinfo=None), good=True, good_rank=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    age_us=st.integers(min_value=-(10**13), max_value=10**14),
+    good=st.booleans(),
+    rank=st.integers(min_value=0, max_value=6),
+)
+def test_deletion_allowed_never_allows_inside_the_retention_period(age_us: int, good: bool, rank: int) -> None:
+    rules = policy().retention
+    age = timedelta(microseconds=age_us)
+    verdict = deletion_allowed(taken_at=NOW - age, now=NOW, good=good, good_rank=rank)
+    limit = days(rules.keep_good_days if good else rules.keep_bad_days)
+    protected = age <= limit or (good and 1 <= rank <= rules.keep_latest_good)
+    assert verdict.allowed is not protected

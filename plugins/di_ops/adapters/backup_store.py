@@ -7,33 +7,53 @@ never read as customers, clusters, applications or backups, except tombstones
 (``<application>/<tombstone_prefix><backup_id>``): a backup being deleted, still listed by the scan
 so that a rerun can finish (or undo) the deletion.
 
+Safety (DOMAIN.md §3: an unreadable manifest stops pruning of its series, it is reported, nothing is
+deleted): the scan never follows a link and never reads a special file (a FIFO, a device), reads
+at most ``scan_max_manifest_bytes`` of a manifest, and turns every folder or manifest it cannot
+read, type or store (a link, a name that is not plain UTF-8, JSON nested too deep, a file name
+``..``, a size over 2**63-1, an instant outside 64-bit nanoseconds, a live folder beside its
+tombstone) into a :class:`CatalogRecord` whose ``error`` holds its series with the reason; the
+scan goes on with the rest. The checks are in :mod:`di_ops.adapters.safe_read`.
+
 The store is named by the Airflow connection ``di_backup_store``: conn type ``fs`` with
 ``extra.path`` (an absolute folder), or ``sftp`` (host, port, login, password or ``extra.key_file``,
 ``extra.path`` the root folder on the server, ``extra.no_host_key_check``).
 
+The scan itself (records, manifests, tombstones) is in :mod:`di_ops.adapters.backup_scan`.
 paramiko is imported only when an SFTP store is opened.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import posixpath
 import shutil
 import stat
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from di_ops.adapters.safe_read import (
+    DEFAULT_MAX_MANIFEST_BYTES,
+    HASH_CHUNK,
+    RECORD_ERRNOS,
+    Entry,
+    FdView,
+    FolderView,
+    Unreadable,
+    fs_kind,
+    name_problem,
+    open_dir,
+    refusal,
+    sftp_kind,
+    shown,
+)
+
 MANIFEST = "manifest.json"
 DEFAULT_TOMBSTONE_PREFIX = ".tombstone."
-HASH_CHUNK = 1 << 20
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class StoreError(RuntimeError):
@@ -46,18 +66,38 @@ class BackupStore(ABC):
     label: str
 
     @abstractmethod
+    def list_entries(self, rel: str) -> list[Entry]:
+        """Every name in folder ``rel`` (sorted); [] when ``rel`` does not exist;
+        :class:`Unreadable` when ``rel`` is a link, not a folder, or cannot be listed."""
+
     def list_dirs(self, rel: str) -> list[str]:
-        """Names of the sub-folders of ``rel`` (sorted); [] when ``rel`` does not exist."""
+        """Names of the real sub-folders of ``rel`` (sorted; links and names that are not plain left
+        out); [] when ``rel`` does not exist or is not a real folder."""
+        try:
+            entries = self.list_entries(rel)
+        except Unreadable:
+            return []
+        return [e.name for e in entries if e.kind == "dir" and name_problem(e.name) is None]
 
     @abstractmethod
-    def read_bytes(self, rel: str) -> bytes: ...
+    def read_limited(self, rel: str, limit: int) -> bytes:
+        """The bytes of regular file ``rel``, never through a link; :class:`Unreadable` when it is
+        not a regular file or holds more than ``limit`` bytes; FileNotFoundError when missing."""
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self.read_limited(rel, DEFAULT_MAX_MANIFEST_BYTES)
 
     @abstractmethod
     def file_size(self, rel: str) -> int | None:
         """Size of a regular file, None when it is missing or not a file."""
 
     @abstractmethod
-    def sha256(self, rel: str) -> str | None: ...
+    def sha256(self, rel: str, limit: int | None = None) -> str | None:
+        """sha256 of (at most ``limit`` bytes of) a regular file; None when missing or not a file."""
+
+    def folder(self, rel: str) -> AbstractContextManager[FolderView]:
+        """The backup folder ``rel`` for reading its files (a store may hold it open meanwhile)."""
+        return nullcontext(_PathView(self, rel))
 
     @abstractmethod
     def exists(self, rel: str) -> bool: ...
@@ -84,6 +124,20 @@ class BackupStore(ABC):
         self.close()
 
 
+class _PathView(FolderView):
+    def __init__(self, store: BackupStore, rel: str) -> None:
+        self.store, self.rel = store, rel
+
+    def read_limited(self, name: str, limit: int) -> bytes:
+        return self.store.read_limited(f"{self.rel}/{name}", limit)
+
+    def file_size(self, name: str) -> int | None:
+        return self.store.file_size(f"{self.rel}/{name}")
+
+    def sha256(self, name: str, limit: int) -> str | None:
+        return self.store.sha256(f"{self.rel}/{name}", limit)
+
+
 def _safe(rel: str) -> str:
     parts = [p for p in rel.split("/") if p]
     if any(p in {".", ".."} for p in parts):
@@ -92,7 +146,7 @@ def _safe(rel: str) -> str:
 
 
 class FsStore(BackupStore):
-    """A local or mounted folder."""
+    """A local or mounted folder; every read goes component by component with O_NOFOLLOW."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -104,33 +158,63 @@ class FsStore(BackupStore):
         rel = _safe(rel)
         return os.path.join(self.root, rel) if rel else str(self.root)
 
-    def list_dirs(self, rel: str) -> list[str]:
-        try:
-            with os.scandir(self._p(rel)) as it:
-                return sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
+    def _parts(self, rel: str) -> list[str]:
+        rel = _safe(rel)
+        return rel.split("/") if rel else []
 
-    def read_bytes(self, rel: str) -> bytes:
-        with open(self._p(rel), "rb") as fh:
-            return fh.read()
+    def _open_dir(self, rel: str) -> int:
+        parts = self._parts(rel)
+        try:
+            return open_dir(str(self.root), parts)
+        except OSError as exc:
+            if exc.errno not in RECORD_ERRNOS:
+                raise
+            raise Unreadable(f"{shown(parts[-1] if parts else '.')} cannot be opened: {exc.strerror}") from None
+
+    def list_entries(self, rel: str) -> list[Entry]:
+        try:
+            fd = self._open_dir(rel)
+        except FileNotFoundError:
+            return []
+        try:
+            with os.scandir(fd) as it:
+                entries = [Entry(e.name, fs_kind(e)) for e in it]
+        except OSError as exc:
+            if exc.errno not in RECORD_ERRNOS:
+                raise
+            raise Unreadable(f"{shown(rel.rsplit('/', 1)[-1])} cannot be listed: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+        return sorted(entries, key=lambda e: e.name)
+
+    @contextmanager
+    def folder(self, rel: str) -> Iterator[FolderView]:
+        fd = self._open_dir(rel)
+        try:
+            yield FdView(fd)
+        finally:
+            os.close(fd)
+
+    def read_limited(self, rel: str, limit: int) -> bytes:
+        parent, _, name = _safe(rel).rpartition("/")
+        with self.folder(parent) as view:
+            return view.read_limited(name, limit)
 
     def file_size(self, rel: str) -> int | None:
+        parent, _, name = _safe(rel).rpartition("/")
         try:
-            st = os.stat(self._p(rel), follow_symlinks=False)
-        except (FileNotFoundError, NotADirectoryError):
+            with self.folder(parent) as view:
+                return view.file_size(name)
+        except (FileNotFoundError, Unreadable):
             return None
-        return st.st_size if stat.S_ISREG(st.st_mode) else None
 
-    def sha256(self, rel: str) -> str | None:
-        digest = hashlib.sha256()
+    def sha256(self, rel: str, limit: int | None = None) -> str | None:
+        parent, _, name = _safe(rel).rpartition("/")
         try:
-            with open(self._p(rel), "rb") as fh:
-                while chunk := fh.read(HASH_CHUNK):
-                    digest.update(chunk)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            with self.folder(parent) as view:
+                return view.sha256(name, (1 << 63) if limit is None else limit)
+        except (FileNotFoundError, Unreadable):
             return None
-        return digest.hexdigest()
 
     def exists(self, rel: str) -> bool:
         return os.path.lexists(self._p(rel))
@@ -176,16 +260,34 @@ class SftpStore(BackupStore):
         rel = _safe(rel)
         return posixpath.join(self.root, rel) if rel else self.root
 
-    def list_dirs(self, rel: str) -> list[str]:
+    def list_entries(self, rel: str) -> list[Entry]:
+        path = self._p(rel)
+        name = posixpath.basename(path)
         try:
-            entries = self.client.listdir_attr(self._p(rel))
+            if _safe(rel):  # the root is the configured store: trusted
+                st = self.client.lstat(path)
+                if st.st_mode is None or not stat.S_ISDIR(st.st_mode):
+                    raise refusal(name, st.st_mode or 0, "a folder")
+            attrs = self.client.listdir_attr(path)
         except FileNotFoundError:
             return []
-        return sorted(e.filename for e in entries if e.st_mode is not None and stat.S_ISDIR(e.st_mode))
+        except UnicodeDecodeError:  # paramiko decodes every name as UTF-8: one bad name fails the listing
+            raise Unreadable(f"{shown(name)} holds a name that is not valid UTF-8 (not listable over SFTP)") from None
+        return sorted((Entry(a.filename, sftp_kind(a.st_mode)) for a in attrs), key=lambda e: e.name)
 
-    def read_bytes(self, rel: str) -> bytes:
-        with self.client.open(self._p(rel), "rb") as fh:
-            return bytes(fh.read())
+    def read_limited(self, rel: str, limit: int) -> bytes:
+        path = self._p(rel)
+        name = posixpath.basename(path)
+        st = self.client.lstat(path)  # lstat before open: a link or a FIFO is refused, not opened
+        if st.st_mode is None or not stat.S_ISREG(st.st_mode):
+            raise refusal(name, st.st_mode or 0, "a regular file")
+        if int(st.st_size or 0) > limit:
+            raise Unreadable(f"{shown(name)} larger than {limit} bytes")
+        with self.client.open(path, "rb") as fh:
+            data = bytes(fh.read(limit + 1))
+        if len(data) > limit:
+            raise Unreadable(f"{shown(name)} larger than {limit} bytes")
+        return data
 
     def file_size(self, rel: str) -> int | None:
         try:
@@ -194,13 +296,17 @@ class SftpStore(BackupStore):
             return None
         return int(st.st_size) if st.st_mode is not None and stat.S_ISREG(st.st_mode) else None
 
-    def sha256(self, rel: str) -> str | None:
+    def sha256(self, rel: str, limit: int | None = None) -> str | None:
+        if self.file_size(rel) is None:  # lstat first: never through a link, never a FIFO
+            return None
         digest = hashlib.sha256()
+        left = (1 << 63) if limit is None else limit
         try:
             with self.client.open(self._p(rel), "rb") as fh:
                 fh.prefetch()
-                while chunk := fh.read(HASH_CHUNK):
+                while left > 0 and (chunk := fh.read(min(HASH_CHUNK, left))):
                     digest.update(chunk)
+                    left -= len(chunk)
         except (FileNotFoundError, OSError):
             return None
         return digest.hexdigest()
@@ -280,175 +386,3 @@ def store_from_connection(conn_id: str) -> BackupStore:
         root = extra.get("path") or conn.schema or "."
         return SftpStore(client, root, label=f"sftp://{conn.host}", closer=hook.close_conn)
     raise StoreError(f"connection {conn_id}: conn type {conn.conn_type!r} is not a backup store; use fs or sftp")
-
-
-# --- scanning -------------------------------------------------------------------------------
-
-
-@dataclass
-class CatalogRecord:
-    """One backup folder as found in the store (or why its manifest could not be read)."""
-
-    path: str  # <customer>/<cluster>/<application>/<backup folder>, the live (non-tombstone) name
-    customer_id: str
-    cluster_id: str
-    application: str
-    folder: str
-    tombstoned: bool = False
-    backup_id: str | None = None
-    manifest_customer_id: str | None = None
-    manifest_cluster_id: str | None = None
-    manifest_application: str | None = None
-    taken_at: str | None = None  # as written in the manifest
-    taken_at_ns: int | None = None  # UTC nanoseconds; None when missing/unparseable/naive
-    status: str | None = None
-    size_bytes: int | None = None
-    files: int = 0
-    intact: bool = False
-    problems: list[str] = field(default_factory=list)
-    error: str | None = None  # unreadable manifest: the series is held
-
-    @property
-    def series(self) -> tuple[str, str, str]:
-        return (self.customer_id, self.cluster_id, self.application)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def parse_instant_ns(value: Any) -> int | None:
-    """UTC nanoseconds of an ISO-8601 timestamp with a zone; None when missing, unparseable or naive."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return None
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
-
-
-def read_backup(
-    store: BackupStore, path: str, folder_name: str, *, tombstone_prefix: str, verify_checksums: bool
-) -> CatalogRecord:
-    """Read one backup folder's manifest and check its files (intact = every listed file with its size)."""
-    customer, cluster, application, _ = path.split("/")
-    tombstoned = folder_name.startswith(tombstone_prefix)
-    live = folder_name[len(tombstone_prefix) :] if tombstoned else folder_name
-    record = CatalogRecord(
-        path=f"{customer}/{cluster}/{application}/{live}",
-        customer_id=customer,
-        cluster_id=cluster,
-        application=application,
-        folder=live,
-        tombstoned=tombstoned,
-    )
-    actual = f"{customer}/{cluster}/{application}/{folder_name}"
-    try:
-        manifest = json.loads(store.read_bytes(f"{actual}/{MANIFEST}"))
-        if not isinstance(manifest, dict):
-            raise ValueError("manifest is not a JSON object")
-        files = manifest.get("files")
-        if not isinstance(files, list):
-            raise ValueError("manifest has no files list")
-    except FileNotFoundError:
-        record.error = "manifest.json missing"
-        return record
-    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
-        record.error = f"manifest.json unreadable: {str(exc)[:200]}"
-        return record
-    record.backup_id = _text(manifest.get("backup_id"))
-    record.manifest_customer_id = _text(manifest.get("customer_id"))
-    record.manifest_cluster_id = _text(manifest.get("cluster_id"))
-    record.manifest_application = _text(manifest.get("application"))
-    record.taken_at = _text(manifest.get("taken_at"))
-    record.taken_at_ns = parse_instant_ns(record.taken_at)
-    status = manifest.get("status")
-    record.status = status.strip().upper() if isinstance(status, str) else None
-    record.files = len(files)
-    size_total = 0
-    intact = True
-    for entry in files:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or "/" in entry["name"]:
-            record.problems.append(f"bad file entry {str(entry)[:80]}")
-            intact = False
-            continue
-        listed = entry.get("size")
-        if not isinstance(listed, int) or isinstance(listed, bool):
-            record.problems.append(f"{entry['name']}: size {listed!r} is not an integer")
-            intact = False
-            continue
-        size_total += listed
-        found = store.file_size(f"{actual}/{entry['name']}")
-        if found is None:
-            record.problems.append(f"{entry['name']}: missing")
-            intact = False
-        elif found != listed:
-            record.problems.append(f"{entry['name']}: {found} bytes, manifest lists {listed}")
-            intact = False
-        elif verify_checksums:
-            expected = entry.get("sha256")
-            digest = store.sha256(f"{actual}/{entry['name']}")
-            if not isinstance(expected, str) or digest != expected.lower():
-                record.problems.append(f"{entry['name']}: sha256 mismatch")
-                intact = False
-    record.size_bytes = size_total
-    record.intact = intact
-    return record
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def backup_folders(store: BackupStore, customers: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """(customer/cluster/application/folder, folder) of every backup folder (tombstones included)."""
-    for customer in customers:
-        if customer.startswith(".") or "/" in customer:
-            continue
-        for cluster in store.list_dirs(customer):
-            if cluster.startswith("."):
-                continue
-            for application in store.list_dirs(f"{customer}/{cluster}"):
-                if application.startswith("."):
-                    continue
-                for folder in store.list_dirs(f"{customer}/{cluster}/{application}"):
-                    yield f"{customer}/{cluster}/{application}/{folder}", folder
-
-
-def list_customers(store: BackupStore) -> list[str]:
-    return [name for name in store.list_dirs("") if not name.startswith(".")]
-
-
-def scan(
-    store: BackupStore,
-    customers: Iterable[str],
-    *,
-    verify_checksums: bool = False,
-    tombstone_prefix: str = DEFAULT_TOMBSTONE_PREFIX,
-    threads: int = 1,
-) -> list[CatalogRecord]:
-    """Catalog records of every backup of ``customers`` (sorted by path); never raises for a bad manifest.
-
-    Only the local filesystem uses ``threads`` > 1 (one SFTP channel is used from one thread).
-    """
-    folders = [
-        (path, folder)
-        for path, folder in backup_folders(store, customers)
-        if not folder.startswith(".") or folder.startswith(tombstone_prefix)
-    ]
-
-    def one(item: tuple[str, str]) -> CatalogRecord:
-        return read_backup(
-            store, item[0], item[1], tombstone_prefix=tombstone_prefix, verify_checksums=verify_checksums
-        )
-
-    if threads > 1 and isinstance(store, FsStore) and len(folders) > 64:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            records = list(pool.map(one, folders, chunksize=64))
-    else:
-        records = [one(item) for item in folders]
-    records.sort(key=lambda r: (r.path, r.tombstoned))
-    return records

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from di_ops.adapters.backup_store import CatalogRecord
+from di_ops.adapters.backup_scan import CatalogRecord
 from di_ops.settings import policy
 
 log = logging.getLogger(__name__)

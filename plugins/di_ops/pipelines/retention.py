@@ -12,14 +12,16 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from di_ops.adapters.backup_store import BackupStore, CatalogRecord, list_customers, scan, store_from_connection
+from di_ops.adapters.backup_scan import CatalogRecord, list_customers, scan
+from di_ops.adapters.backup_store import BackupStore, store_from_connection
 from di_ops.adapters.opsdb import ops_engine, pin_snapshot, snapshot_rows
 from di_ops.pipelines.common import resolve_as_of
+from di_ops.pipelines.retention_approval import approval_decision, rejection_text
 from di_ops.pipelines.retention_plan import (  # noqa: F401 - re-exported for the DAG and tests
     PLAN_FIELDS,
     basic_checks,
@@ -27,6 +29,7 @@ from di_ops.pipelines.retention_plan import (  # noqa: F401 - re-exported for th
     guard_text,
     guard_verdict,
     held_series,
+    hold_what_retention_keeps,
     read_json,
     write_catalog_errors,
     write_json,
@@ -40,6 +43,11 @@ log = logging.getLogger(__name__)
 
 APPROVAL_TASK_ID = "approve_pruning"
 NO_APPROVAL_TASK_ID = "no_approval_needed"
+
+
+def real_clock() -> datetime:
+    """The wall clock the retention invariant is judged by (never ``as_of``); tests pass their own."""
+    return datetime.now(UTC)
 
 
 def _fail(message: str, exc: BaseException | None = None) -> BaseException:
@@ -203,14 +211,27 @@ def quality_gate(run_dir: str) -> dict[str, Any]:
 # --- 3. plan ------------------------------------------------------------------------------
 
 
-def plan_retention(run_dir: str) -> dict[str, Any]:
-    """Plan every backup, store the full plan in the ops DB and as plan.json + plan.csv, judge the guard."""
+def plan_retention(run_dir: str, clock: Callable[[], datetime] = real_clock) -> dict[str, Any]:
+    """Plan every backup, store the full plan in the ops DB and as plan.json + plan.csv, judge the guard.
+
+    A prune the retention invariant forbids by ``clock`` (too young by the real clock, or one of the
+    3 most recent good backups) becomes a hold with its reason, whatever ``as_of`` says.
+    """
     folder = Path(run_dir)
     info = read_json(folder / "run.json")
     as_of = datetime.fromisoformat(info["as_of"])
     records = load_catalog(folder)
     quality = read_json(folder / "quality.json")
     rows = build_plan(records, as_of, quality["held"])
+    invariant_holds = hold_what_retention_keeps(rows, clock(), as_of)
+    if invariant_holds:
+        first = next(row for row in rows if row["held_by_invariant"])
+        log.warning(
+            "retention invariant: %d planned prunes held (e.g. %s: %s)",
+            invariant_holds,
+            first["path"],
+            first["reasons"][0],
+        )
     guard = guard_verdict(rows)
     counts = Counter(row["action"] for row in rows)
     engine = ops_engine()
@@ -222,6 +243,7 @@ def plan_retention(run_dir: str) -> dict[str, Any]:
         "store": info["store"],
         "counts": dict(counts),
         "held_series": quality["held"],
+        "held_by_invariant": invariant_holds,
         "guard": guard,
     }
     write_plan_reports(folder, meta, rows)
@@ -232,6 +254,7 @@ def plan_retention(run_dir: str) -> dict[str, Any]:
         "counts": dict(counts),
         "guard": guard,
         "held_series": len(quality["held"]),
+        "held_by_invariant": invariant_holds,
         "bytes_to_free": sum(r["size_bytes"] or 0 for r in rows if r["action"] == "prune"),
         "guard_text": guard_text(info, counts, guard),
     }
@@ -245,27 +268,24 @@ def choose_path(plan_summary: Mapping[str, Any], dry_run: bool) -> str:
 # --- 4b. re-check after approval ----------------------------------------------------------
 
 
-def approver_of(approval: Mapping[str, Any] | None) -> str | None:
-    """The user Airflow recorded for the HITL response (name, else id)."""
-    if not approval:
-        return None
-    user = approval.get("responded_by_user") or {}
-    if isinstance(user, Mapping):
-        return str(user.get("name") or user.get("id") or "") or None
-    return str(user)
-
-
-def recheck_after_approval(run_dir: str, approval: Mapping[str, Any] | None) -> dict[str, Any]:
+def recheck_after_approval(
+    run_dir: str, approval: Mapping[str, Any] | None, clock: Callable[[], datetime] = real_clock
+) -> dict[str, Any]:
     """Re-scan and re-plan (same as_of) after the approval; approve deleting only what both plans prune.
 
-    Writes ``approved.json``: the delete step deletes nothing on a guarded run without it.
+    Writes ``approved.json`` only for a recorded Approve that names its user; anything else (the
+    task marked success by hand: no response) is a Reject: ``approved.json`` is removed, nothing
+    is deleted, and the reason goes to the log and ``approval.json``.
     """
     folder = Path(run_dir)
     info = read_json(folder / "run.json")
     as_of = datetime.fromisoformat(info["as_of"])
-    chosen = list((approval or {}).get("chosen_options") or [])
-    if approval is not None and chosen != ["Approve"]:
-        raise _fail(f"approval answered {chosen}; nothing is deleted")
+    decision = approval_decision(approval)
+    write_json(folder / "approval.json", decision)
+    if decision["decision"] != "approve":
+        (folder / "approved.json").unlink(missing_ok=True)  # a stale one from an earlier try must not count
+        log.warning("%s", rejection_text(decision))
+        return {"delete": 0, "dropped": 0, "approver": decision["approver"], "approval": decision}
     planned = read_json(folder / "plan.json")
     with open_store() as store:
         fresh_records = scan(
@@ -276,7 +296,9 @@ def recheck_after_approval(run_dir: str, approval: Mapping[str, Any] | None) -> 
             threads=cfg().scan_threads,
         )
     fresh_held = {**planned["held_series"], **held_series(basic_checks(fresh_records, as_of), fresh_records)}
-    fresh = {row["path"]: row for row in build_plan(fresh_records, as_of, fresh_held)}
+    fresh_rows = build_plan(fresh_records, as_of, fresh_held)
+    hold_what_retention_keeps(fresh_rows, clock(), as_of)
+    fresh = {row["path"]: row for row in fresh_rows}
     delete_paths, dropped = [], []
     for row in planned["backups"]:
         if row["action"] != "prune":
@@ -289,8 +311,8 @@ def recheck_after_approval(run_dir: str, approval: Mapping[str, Any] | None) -> 
         else:
             delete_paths.append(row["path"])
     approved = {
-        "approver": approver_of(approval) if approval else None,
-        "approval": approval or {"note": "approval task marked success without a response (no approver recorded)"},
+        "approver": decision["approver"],
+        "approval": {**decision, "response": dict(approval or {})},
         "delete": delete_paths,
         "dropped": dropped,
     }
@@ -298,4 +320,9 @@ def recheck_after_approval(run_dir: str, approval: Mapping[str, Any] | None) -> 
     log.info(
         "re-check after approval: %d to delete, %d dropped (changed since the plan)", len(delete_paths), len(dropped)
     )
-    return {"delete": len(delete_paths), "dropped": len(dropped), "approver": approved["approver"]}
+    return {
+        "delete": len(delete_paths),
+        "dropped": len(dropped),
+        "approver": decision["approver"],
+        "approval": decision,
+    }

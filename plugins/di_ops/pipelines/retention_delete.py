@@ -22,9 +22,20 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from di_ops.adapters.backup_store import BackupStore, scan
+from di_ops.adapters.backup_scan import scan
+from di_ops.adapters.backup_store import BackupStore
 from di_ops.adapters.opsdb import ops_engine, write_audit
-from di_ops.pipelines.retention import _fail, approver_of, cfg, open_store, read_json, write_json
+from di_ops.pipelines.retention import _fail, cfg, open_store, read_json, real_clock, write_json
+from di_ops.pipelines.retention_approval import (
+    REJECTED,
+    approval_decision,
+    approval_outcome,
+    approver_of,
+    outcome_text,
+    rejection_text,
+)
+from di_ops.pipelines.retention_plan import good_ranks, invariant_verdict
+from di_ops.rules.retention import DeletionVerdict
 from di_ops.settings import policy
 
 log = logging.getLogger(__name__)
@@ -33,6 +44,7 @@ CRASH_ENV = "DI_OPS_RETENTION_CRASH_AFTER"
 AUDIT_PRUNE = "retention.prune"
 AUDIT_RESTORE = "retention.restore"
 AUDIT_RUN = "retention.run"
+AUDIT_REFUSE = "retention.refuse"
 
 
 class CrashInjected(RuntimeError):
@@ -92,14 +104,15 @@ def audit_exists(engine: Engine, dag_id: str, run_id: str, action: str) -> bool:
     return found is not None
 
 
-def _manifest_id(store: BackupStore, folder: str) -> str | None:
+def _manifest(store: BackupStore, folder: str) -> dict[str, Any]:
+    """The folder's manifest as it is now; {} when missing or unreadable."""
     import json
 
     try:
         data = json.loads(store.read_bytes(f"{folder}/manifest.json"))
     except (FileNotFoundError, ValueError):
-        return None
-    return data.get("backup_id") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def delete_one(
@@ -111,17 +124,37 @@ def delete_one(
     row: Mapping[str, Any],
     crash: Callable[[str], None],
     now: Callable[[], datetime],
+    verdict: Callable[[Mapping[str, Any], str | None], DeletionVerdict],
 ) -> dict[str, Any]:
-    """Rename → record → remove one planned prune; idempotent and resumable at every step."""
+    """Rename → record → remove one planned prune; idempotent and resumable at every step.
+
+    Right before the rename (or the removal of a tombstone left by a crash) ``verdict`` judges the
+    row against the retention invariant by the real clock, given the manifest's ``taken_at`` as it
+    is now; a refusal leaves the backup in place (a tombstone is renamed back) and returns state
+    ``refused`` with the reason.
+    """
     path = row["path"]
     tomb = _tombstone(path)
     done = _record(engine, dag_id, run_id, path)
     if done and done["state"] in {"removed", "gone"}:
         return done
-    if store.exists(path) and not store.exists(tomb):
-        if _manifest_id(store, path) != row.get("backup_id"):  # the plan only prunes readable manifests
+    live, buried = store.exists(path), store.exists(tomb)
+    if live or buried:
+        manifest = _manifest(store, tomb if buried else path)
+        if live and not buried and manifest.get("backup_id") != row.get("backup_id"):
+            # the plan only prunes readable manifests
             log.warning("%s changed since the plan (manifest unreadable or another backup id); not deleted", path)
             return {"path": path, "state": "changed", "bytes_freed": 0}
+        taken_at = manifest.get("taken_at")
+        check = verdict(row, taken_at if isinstance(taken_at, str) else None)
+        if not check.allowed:
+            if buried and not live:  # a tombstone of a backup the invariant keeps goes back
+                store.rename(tomb, path)
+                if done:
+                    _upsert(engine, dag_id, run_id, path, state="restored", bytes_freed=0, finished_at=now())
+            log.warning("%s not deleted (retention invariant): %s", path, check.reason)
+            return {"path": path, "state": "refused", "bytes_freed": 0, "reason": check.reason}
+    if live and not buried:
         store.rename(path, tomb)
         crash("rename")
     if store.exists(tomb):
@@ -146,37 +179,70 @@ def delete_one(
     return result
 
 
-def deletion_targets(folder: Path, plan: Mapping[str, Any], dry_run: bool) -> tuple[list[dict[str, Any]], str]:
-    """The plan rows this run may delete, and why (guarded runs need approved.json)."""
+def deletion_targets(
+    folder: Path, plan: Mapping[str, Any], dry_run: bool, approval: Mapping[str, Any] | None
+) -> tuple[list[dict[str, Any]], str]:
+    """The plan rows this run may delete, and why.
+
+    A guarded run needs, here and not only in the re-check, a recorded response that chose Approve
+    and names its user, and ``approved.json`` of the re-check naming the same approver; anything
+    else deletes nothing (docs/pipelines/retention.md, "Two guarantees").
+    """
     prunes = [row for row in plan["backups"] if row["action"] == "prune"]
     if dry_run:
         return [], f"dry run: {len(prunes)} backups would be pruned, nothing deleted"
     if plan["guard"]["tripped"]:
-        approved_file = folder / "approved.json"
-        if not approved_file.exists():
-            return [], "the blast-radius guard tripped and the run was not approved: nothing deleted"
-        allowed = set(read_json(approved_file)["delete"])
-        return [row for row in prunes if row["path"] in allowed], "approved after a fresh re-scan"
+        decision = checked_approval(folder, approval)
+        if decision["decision"] != "approve":
+            return [], f"{REJECTED}: {rejection_text(decision)}"
+        allowed = set(read_json(folder / "approved.json")["delete"])
+        why = f"approved by {decision['approver']} after a fresh re-scan"
+        return [row for row in prunes if row["path"] in allowed], why
     return prunes, "below the blast-radius guard: unattended"
 
 
-def delete_pruned(run_dir: str, dry_run: bool) -> dict[str, Any]:
-    """Delete the planned prunes crash-safely; restore tombstones of backups the plan keeps."""
+def checked_approval(folder: Path, approval: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``approval_decision`` of the recorded response, turned into a Reject unless ``approved.json``
+    of the re-check names the same approver (a stale or hand-written file does not count)."""
+    decision = approval_decision(approval)
+    if decision["decision"] == "approve":
+        approved_file = folder / "approved.json"
+        approved = read_json(approved_file) if approved_file.exists() else {}
+        if approved.get("approver") != decision["approver"]:
+            reason = f"approved.json of the re-check does not record the approval of {decision['approver']}"
+            decision = {**decision, "decision": "reject", "reason": reason}
+    return decision
+
+
+def delete_pruned(
+    run_dir: str, dry_run: bool, approval: Mapping[str, Any] | None = None, clock: Callable[[], datetime] = real_clock
+) -> dict[str, Any]:
+    """Delete the planned prunes crash-safely; restore tombstones of backups the plan keeps.
+
+    Each deletion first passes the retention invariant by ``clock`` (the real clock); refusals
+    are written to ``refused.json`` with their reasons.
+    """
     folder = Path(run_dir)
     info = read_json(folder / "run.json")
     plan = read_json(folder / "plan.json")
-    targets, why = deletion_targets(folder, plan, dry_run)
+    targets, why = deletion_targets(folder, plan, dry_run, approval)
     log.info("%s", why)
     if dry_run:
         return {"deleted": 0, "why": why}
     engine = ops_engine()
     crash = _CrashHook()
+    as_of = datetime.fromisoformat(info["as_of"])
+    ranks = good_ranks(plan["backups"])
 
     def now() -> datetime:
         return datetime.now(UTC)
 
+    def verdict(row: Mapping[str, Any], manifest_taken_at: str | None) -> DeletionVerdict:
+        return invariant_verdict(row, ranks, clock(), as_of, when="at deletion", manifest_taken_at=manifest_taken_at)
+
     results: Counter[str] = Counter()
     freed = 0
+    refused: list[dict[str, Any]] = []
     with open_store() as store:
         for row in plan["backups"]:  # a tombstone of a backup the plan keeps goes back
             if row["tombstoned"] and row["action"] != "prune":
@@ -190,10 +256,14 @@ def delete_pruned(run_dir: str, dry_run: bool) -> dict[str, Any]:
                     results["restored"] += 1
         for row in targets:
             outcome = delete_one(
-                store, engine, dag_id=info["dag_id"], run_id=info["run_id"], row=row, crash=crash, now=now
-            )
+                store, engine, dag_id=info["dag_id"], run_id=info["run_id"], row=row, crash=crash, now=now,
+                verdict=verdict,
+            )  # fmt: skip
             results[outcome["state"]] += 1
             freed += int(outcome.get("bytes_freed") or 0)
+            if outcome["state"] == "refused":
+                refused.append({"path": row["path"], "backup_id": row["backup_id"], "reason": outcome["reason"]})
+    write_json(folder / "refused.json", refused)
     log.info("deletion: %s, %d bytes freed", dict(results), freed)
     return {"why": why, **dict(results), "bytes_freed": freed}
 
@@ -236,6 +306,8 @@ def verify_and_report(run_dir: str, dry_run: bool, approval: Mapping[str, Any] |
     by_path = {row["path"]: row for row in plan["backups"]}
     approved = read_json(folder / "approved.json") if (folder / "approved.json").exists() else None
     actor = approver_of(approval) or (approved or {}).get("approver")
+    refused = read_json(folder / "refused.json") if (folder / "refused.json").exists() else []
+    approval_summary = approval_outcome(plan, dry_run, approval, checked_approval(folder, approval))
     pruned_left = [row["path"] for row in plan["backups"] if row["action"] == "prune" and row["path"] in live]
     summary = {
         "run_id": info["run_id"],
@@ -244,13 +316,14 @@ def verify_and_report(run_dir: str, dry_run: bool, approval: Mapping[str, Any] |
         "dry_run": dry_run,
         "plan": plan["counts"],
         "guard": plan["guard"],
-        "approval": {
-            "required": bool(plan["guard"]["tripped"] and not dry_run),
-            "approver": actor,
-            "chosen_options": (approval or {}).get("chosen_options"),
-            # nobody answered within guard.approval_timeout_hours: the default Reject applied
-            "timed_out": bool((approval or {}).get("timed_out")),
-        },
+        "approval": approval_summary | {"approver": actor},
+        "outcome": outcome_text(dry_run, approval_summary, sum(d["state"] == "removed" for d in deletions)),
+        "held_by_invariant": [
+            {"path": row["path"], "reason": row["reasons"][0]}
+            for row in plan["backups"]
+            if row.get("held_by_invariant")
+        ],
+        "refused_at_deletion": refused,
         "deleted": sum(d["state"] == "removed" for d in deletions),
         "already_gone": sum(d["state"] == "gone" for d in deletions),
         "restored": sum(d["state"] == "restored" for d in deletions),
@@ -283,6 +356,19 @@ def verify_and_report(run_dir: str, dry_run: bool, approval: Mapping[str, Any] |
                 "actor": actor,
             }
             for d in deletions
+            if d["state"] != "refused"
+        ]
+        entries += [
+            {
+                "at": at,
+                "dag_id": info["dag_id"],
+                "run_id": info["run_id"],
+                "entity": r["path"],
+                "action": AUDIT_REFUSE,
+                "detail": {"backup_id": r["backup_id"], "reason": r["reason"]},
+                "actor": actor,
+            }
+            for r in refused
         ]
         entries.append(
             {
@@ -291,13 +377,20 @@ def verify_and_report(run_dir: str, dry_run: bool, approval: Mapping[str, Any] |
                 "run_id": info["run_id"],
                 "entity": info["store"],
                 "action": AUDIT_RUN,
-                "detail": {k: summary[k] for k in ("plan", "deleted", "bytes_freed", "dry_run", "approval", "verified")}
-                | {"guard_tripped": plan["guard"]["tripped"]},
+                "detail": {
+                    k: summary[k]
+                    for k in ("plan", "deleted", "bytes_freed", "dry_run", "approval", "outcome", "verified")
+                }
+                | {
+                    "guard_tripped": plan["guard"]["tripped"],
+                    "held_by_invariant": len(summary["held_by_invariant"]),
+                    "refused_at_deletion": len(refused),
+                },
                 "actor": actor,
             }
         )
         write_audit(engine, entries)
     if short or kept_missing:
         raise _fail(f"verification failed: series below the floor {short}; kept backups missing {kept_missing[:10]}")
-    log.info("verified: %s", {k: summary[k] for k in ("plan", "deleted", "bytes_freed", "approval")})
+    log.info("verified: %s", {k: summary[k] for k in ("plan", "deleted", "bytes_freed", "outcome", "approval")})
     return summary

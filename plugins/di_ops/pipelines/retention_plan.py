@@ -6,7 +6,6 @@ The task bodies that call them are in :mod:`di_ops.pipelines.retention`. Source:
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,7 +15,10 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert
 
-from di_ops.adapters.backup_store import CatalogRecord
+from di_ops.adapters.backup_scan import CatalogRecord
+from di_ops.adapters.safe_read import parse_instant_ns
+from di_ops.csv_safe import SafeWriter
+from di_ops.rules.retention import DeletionVerdict, deletion_allowed
 from di_ops.settings import policy
 from di_ops.settings_retention import retention_settings
 
@@ -272,7 +274,7 @@ def write_plan_reports(folder: Path, meta: Mapping[str, Any], rows: Sequence[Map
     write_json(folder / "plan.json", {**meta, "backups": list(rows)})
     tmp = folder / "plan.csv.tmp"
     with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = SafeWriter(fh)  # ids and reasons come from the store: no cell may start a formula
         writer.writerow(PLAN_FIELDS)
         for row in rows:
             writer.writerow([" | ".join(row[k]) if k == "reasons" else row[k] for k in PLAN_FIELDS])
@@ -293,3 +295,79 @@ def guard_text(info: Mapping[str, Any], counts: Mapping[str, int], guard: Mappin
         "Reject (also the default on timeout) deletes nothing.",
     ]
     return "\n".join(lines)
+
+
+# --- the retention invariant (docs/pipelines/retention.md, "Two guarantees") ---------------
+
+
+def series_of(row: Mapping[str, Any]) -> str:
+    return f"{row['customer_id']}/{row['cluster_id']}/{row['application']}"
+
+
+def good_ranks(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """path → rank among the good backups of its series in this scan (1 = most recent).
+
+    Same order as ``di_ops.rules.retention.plan``: newest ``taken_at`` first, ties by greater backup id.
+    """
+    by_series: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
+    for row in rows:
+        if row["good"] and row["taken_at"]:
+            by_series[series_of(row)].append(
+                (datetime.fromisoformat(row["taken_at"]), row["backup_id"] or "", row["path"])
+            )
+    ranks: dict[str, int] = {}
+    for members in by_series.values():
+        for rank, (_, _, path) in enumerate(sorted(members, reverse=True), start=1):
+            ranks[path] = rank
+    return ranks
+
+
+def invariant_verdict(
+    row: Mapping[str, Any],
+    ranks: Mapping[str, int],
+    now: datetime,
+    as_of: datetime,
+    *,
+    when: str,
+    manifest_taken_at: str | None = None,
+) -> DeletionVerdict:
+    """May this plan row's backup be deleted at ``now`` (the real clock)? See ``deletion_allowed``.
+
+    The age counts from the younger of the plan's ``taken_at`` and the one the manifest names now
+    (when given and readable); a row without a ``taken_at`` is never deleted.
+    """
+    instants = [datetime.fromisoformat(row["taken_at"])] if row["taken_at"] else []
+    manifest_ns = parse_instant_ns(manifest_taken_at) if manifest_taken_at is not None else None
+    if manifest_ns is not None:
+        instants.append(_instant(manifest_ns))
+    if not instants:
+        return DeletionVerdict(allowed=False, reason="kept: no readable taken_at, its age is unknown")
+    return deletion_allowed(
+        taken_at=max(instants),
+        now=now,
+        good=bool(row["good"]),
+        good_rank=ranks.get(row["path"], 0),
+        as_of=as_of,
+        when=when,
+    )
+
+
+def hold_what_retention_keeps(rows: Sequence[dict[str, Any]], now: datetime, as_of: datetime) -> int:
+    """Turn every planned prune the retention invariant forbids at ``now`` into a hold (in place).
+
+    The invariant's reason comes first, the plan's own reasons (by ``as_of``) follow; the row gets
+    ``held_by_invariant: true``. Returns how many rows were changed. Source: DOMAIN.md §3.
+    """
+    ranks = good_ranks(rows)
+    changed = 0
+    for row in rows:
+        row.setdefault("held_by_invariant", False)
+        if row["action"] != "prune":
+            continue
+        verdict = invariant_verdict(row, ranks, now, as_of, when="at planning")
+        if not verdict.allowed:
+            row["action"] = "hold"
+            row["reasons"] = [verdict.reason, *(f"plan by as_of: {r}" for r in row["reasons"])]
+            row["held_by_invariant"] = True
+            changed += 1
+    return changed

@@ -263,3 +263,78 @@ def plan(
 
 def _default_policy() -> RetentionPolicy:
     return policy().retention
+
+
+# --- the retention invariant at deletion time ------------------------------------------------
+
+
+class DeletionVerdict(BaseModel):
+    """Whether one backup may be deleted now, and why. Source: DOMAIN.md §3."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allowed: bool
+    reason: str
+
+
+def _as_of_text(as_of: datetime | None, now: datetime) -> str:
+    """ "; as_of … lies N days after the run" when ``as_of`` is a day or more away from the clock."""
+    if as_of is None:
+        return ""
+    as_of = require_aware(as_of, "as_of").astimezone(UTC)
+    gap = as_of - now
+    if abs(gap) < DAY:
+        return ""
+    side = "after" if gap > timedelta(0) else "before"
+    return f"; as_of {as_of.isoformat()} lies {abs(gap) // DAY} days {side} the run"
+
+
+def deletion_allowed(
+    *,
+    taken_at: datetime,
+    now: datetime,
+    good: bool,
+    good_rank: int,
+    as_of: datetime | None = None,
+    when: str = "at deletion",
+    policy: RetentionPolicy | None = None,
+) -> DeletionVerdict:
+    """The retention invariant no plan, ``as_of`` or approval can override.
+
+    A backup may be deleted only when (a) it is not one of the ``keep_latest_good`` (3) most
+    recent good backups of its series (``good_rank`` 1 = most recent good; 0 for a backup that is
+    not good) and (b) its age by the real clock ``now`` (not the run's ``as_of``) is beyond the
+    retention period: more than ``keep_good_days`` (33) days for a good backup, more than
+    ``keep_bad_days`` (3) days for a not-good one. A backup dated after ``now`` is never deleted.
+    ``as_of`` only enriches the reason; ``when`` names the moment ``now`` was read. Pure: the
+    caller reads the clock. Naive datetimes raise ValueError.
+
+    Source: DOMAIN.md §3 rules 2-4 (the limits and "every decision carries its reason").
+    """
+    rules = policy if policy is not None else _default_policy()
+    now = require_aware(now, "now").astimezone(UTC)
+    age = now - require_aware(taken_at, "taken_at").astimezone(UTC)
+    context = _as_of_text(as_of, now)
+    if good and 1 <= good_rank <= rules.keep_latest_good:
+        return DeletionVerdict(
+            allowed=False,
+            reason=f"kept: one of the {rules.keep_latest_good} most recent good backups of its series "
+            f"(#{good_rank} by the plan's scan){context}",
+        )
+    limit_days = rules.keep_good_days if good else rules.keep_bad_days
+    kept_for = f"good backups {limit_days} days" if good else f"a not-good backup {limit_days} days"
+    if age < timedelta(0):
+        return DeletionVerdict(
+            allowed=False,
+            reason=f"kept: dated {-age} after the clock {when} (a backup from the future is never deleted){context}",
+        )
+    if age <= limit_days * DAY:
+        return DeletionVerdict(
+            allowed=False,
+            reason=f"kept: {_age_text(age, limit_days)} old by the clock {when} (retention keeps {kept_for}){context}",
+        )
+    return DeletionVerdict(
+        allowed=True,
+        reason=f"may be deleted: {_age_text(age, limit_days)} old by the clock {when} "
+        f"(retention keeps {kept_for})" + (f", not among the {rules.keep_latest_good} most recent" if good else ""),
+    )
