@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from di_ops.adapters.backup_store import (
@@ -71,18 +72,23 @@ class CatalogRecord:
         return dict(self.__dict__)
 
 
+@lru_cache(maxsize=1 << 16)  # a scan asks for the same customer, cluster and application names again and again
 def _name_reason(name: str, level: int, tombstone_prefix: str) -> str | None:
     """Why folder ``name`` at ``level`` (0 customer … 3 backup) is not scanned, or None."""
     if level < 3:
         problem = name_problem(name, max_chars=SERIES_NAME_MAX)
+        if problem is None:
+            return None
         spelled = shown(name, SERIES_NAME_MAX)
     else:
         live = name[len(tombstone_prefix) :] if name.startswith(tombstone_prefix) else name
         problem = name_problem(live, max_chars=BACKUP_NAME_MAX)
         if problem is None and live.startswith("."):
             problem = "names no backup folder"
+        if problem is None:
+            return None
         spelled = shown(name, BACKUP_NAME_MAX)
-    return None if problem is None else f"folder {spelled} {problem}: not scanned"
+    return f"folder {spelled} {problem}: not scanned"
 
 
 def _record_at(parts: list[str], tombstone_prefix: str, error: str | None = None) -> CatalogRecord:

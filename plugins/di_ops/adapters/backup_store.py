@@ -30,6 +30,7 @@ import os
 import posixpath
 import shutil
 import stat
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -46,6 +47,7 @@ from di_ops.adapters.safe_read import (
     Unreadable,
     fs_kind,
     name_problem,
+    open_child_dir,
     open_dir,
     refusal,
     sftp_kind,
@@ -153,6 +155,10 @@ class FsStore(BackupStore):
         if not self.root.is_absolute():
             raise StoreError(f"backup store path must be absolute, got {str(root)!r}")
         self.label = f"fs:{self.root}"
+        # per thread: the last backup folder's parent (an application folder), held open so that a
+        # scan opens each backup folder with one openat instead of walking down from the root again
+        self._parents: dict[int, tuple[str, int]] = {}
+        self._parents_lock = threading.Lock()
 
     def _p(self, rel: str) -> str:
         rel = _safe(rel)
@@ -187,12 +193,42 @@ class FsStore(BackupStore):
             os.close(fd)
         return sorted(entries, key=lambda e: e.name)
 
+    def _parent_fd(self, parent: str) -> int:
+        """The descriptor of folder ``parent``, kept open for this thread until another is asked for."""
+        key = threading.get_ident()
+        with self._parents_lock:
+            held = self._parents.get(key)
+        if held is not None and held[0] == parent and os.fstat(held[1]).st_nlink > 0:  # not removed since
+            return held[1]
+        fd = self._open_dir(parent)
+        with self._parents_lock:
+            old = self._parents.pop(key, None)
+            self._parents[key] = (parent, fd)
+        if old is not None:
+            os.close(old[1])
+        return fd
+
     @contextmanager
     def folder(self, rel: str) -> Iterator[FolderView]:
-        fd = self._open_dir(rel)
+        parent, _, name = _safe(rel).rpartition("/")
+        if not name:
+            fd = self._open_dir(rel)
+        else:
+            try:
+                fd = open_child_dir(self._parent_fd(parent), name)
+            except OSError as exc:
+                if exc.errno not in RECORD_ERRNOS or isinstance(exc, FileNotFoundError):
+                    raise
+                raise Unreadable(f"{shown(name)} cannot be opened: {exc.strerror}") from None
         try:
             yield FdView(fd)
         finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        with self._parents_lock:
+            held, self._parents = list(self._parents.values()), {}
+        for _parent, fd in held:
             os.close(fd)
 
     def read_limited(self, rel: str, limit: int) -> bytes:

@@ -169,7 +169,9 @@ def parse_manifest(data: bytes, name: str = "manifest.json") -> dict[str, Any]:
         raise too_deep from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer over 4300 digits
         raise Unreadable(f"{name} unreadable: {str(exc)[:200]}") from None
-    if isinstance(manifest, dict | list) and depth_exceeds(manifest, MAX_JSON_DEPTH):
+    # only a text with more brackets than the limit can nest deeper: the walk is skipped for the rest
+    brackets = data.count(b"[") + data.count(b"{")
+    if brackets > MAX_JSON_DEPTH and isinstance(manifest, dict | list) and depth_exceeds(manifest, MAX_JSON_DEPTH):
         raise too_deep
     if not isinstance(manifest, dict):
         raise Unreadable(f"{name} unreadable: manifest is not a JSON object")
@@ -237,6 +239,22 @@ def parse_instant_ns(value: Any) -> int | None:
 # --- the local file system: nothing through links, no special files ----------------------
 
 
+def open_child_dir(dir_fd: int, part: str) -> int:
+    """A descriptor of folder ``part`` inside ``dir_fd``, never through a link.
+
+    FileNotFoundError when it is missing; :class:`Unreadable` when it is a link or not a folder.
+    """
+    try:
+        return os.open(part, DIR_FLAGS, dir_fd=dir_fd)
+    except (NotADirectoryError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        st = os.stat(part, dir_fd=dir_fd, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            raise
+        raise refusal(part, st.st_mode, "a folder") from None
+
+
 def open_dir(root: str, parts: list[str]) -> int:
     """A descriptor of ``root/parts…``, opened one component at a time without following a link.
 
@@ -246,15 +264,7 @@ def open_dir(root: str, parts: list[str]) -> int:
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for part in parts:
-            try:
-                child = os.open(part, DIR_FLAGS, dir_fd=fd)
-            except (NotADirectoryError, OSError) as exc:
-                if isinstance(exc, FileNotFoundError):
-                    raise
-                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
-                if stat.S_ISDIR(st.st_mode):
-                    raise
-                raise refusal(part, st.st_mode, "a folder") from None
+            child = open_child_dir(fd, part)
             os.close(fd)
             fd = child
     except BaseException:
