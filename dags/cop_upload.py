@@ -94,7 +94,7 @@ def cop_upload() -> None:
     @task
     def send_notices(summary: dict) -> dict:
         """Change notices (with .ics) for planned regular uploads, once per request."""
-        from di_ops.pipelines.cop import send_notices as run_send_notices
+        from di_ops.pipelines.cop_notices import send_notices as run_send_notices
 
         return run_send_notices(summary["notify"], **_run_facts())
 
@@ -126,7 +126,7 @@ def cop_upload() -> None:
 
         Fails the run when an upload of the run failed (no retry: it only reports what happened).
         """
-        from di_ops.pipelines.cop import write_report
+        from di_ops.pipelines.cop_transfer import write_report
 
         facts = _run_facts()
         return write_report(summary, dag_id=facts["dag_id"], run_id=facts["run_id"], dry_run=facts["dry_run"])

@@ -20,10 +20,18 @@ class TransferSettings(_Frozen):
     max_outstanding: int = Field(ge=1, le=256)
 
 
+class InboxLimits(_Frozen):
+    """What intake reads of one inbox request (a bigger or deeper one is rejected unread)."""
+
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_json_depth: int = Field(default=32, ge=2, le=500)
+
+
 class CopSettings(_Frozen):
     schedule: str
     repository: str
     inbox: str
+    inbox_limits: InboxLimits = InboxLimits()
     reports: str
     checksum_files: tuple[str, ...] = Field(min_length=1)
     connection_id_template: str = Field(pattern=r"\{customer\}")

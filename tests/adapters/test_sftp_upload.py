@@ -341,3 +341,100 @@ def test_file_sha512_hashes_exactly_the_bytes_asked_for(tmp_path: Path, offset: 
     # continuing a digest of the prefix gives the whole file's hash (the resume and hash-after paths)
     prefix = hashlib.sha512(data[:offset])
     assert file_sha512(path, offset=offset, digest=prefix).hexdigest() == hashlib.sha512(data).hexdigest()
+
+
+# --- links and other entries planted in the upload folder (never written through) -------------
+
+
+@pytest.fixture
+def canary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A file outside the upload folder that a planted link points at; it must never change."""
+    return tmp_path_factory.mktemp("outside") / "canary.bin"
+
+
+@pytest.mark.parametrize(
+    "canary_bytes",
+    ["foreign", "our-prefix"],
+    ids=["link-to-a-foreign-file", "link-to-a-file-holding-our-first-bytes"],
+)
+def test_a_link_at_the_temp_name_is_removed_never_written_through(
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, canary: Path, canary_bytes: str
+) -> None:
+    """Source: DOMAIN.md §5 (the upload writes only its own file). A link to a file holding our
+    first bytes would even look like a resumable temp file when followed."""
+    src = _cop(tmp_path, 2 * MiB + 5)
+    before = src.read_bytes()[:MiB] if canary_bytes == "our-prefix" else b"precious, not ours" * 100
+    canary.write_bytes(before)
+    partial = sftp_root / temp_name(NAME)
+    partial.symlink_to(canary)
+
+    receipt = upload_file(_target(sshd_lab, sftp_root), src, expected_sha512=_sha(src))
+
+    assert canary.read_bytes() == before
+    final = sftp_root / NAME
+    assert not final.is_symlink() and final.is_file()
+    assert final.read_bytes() == src.read_bytes()
+    assert not os.path.lexists(partial)
+    assert (receipt.outcome, receipt.resumed_from, receipt.bytes_sent) == ("uploaded", 0, src.stat().st_size)
+    assert receipt.verify_method == "exec sha512"
+    assert receipt.sha512 == _sha(src) == _sha(final)
+
+
+@pytest.mark.parametrize("canary_bytes", ["foreign", "ours"], ids=["link-to-a-foreign-file", "link-to-our-bytes"])
+def test_a_link_at_the_final_name_is_refused_and_its_target_untouched(
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, canary: Path, canary_bytes: str
+) -> None:
+    """A link at the final name is a conflict even when its target holds our bytes: the receipt
+    would otherwise say ``already_present`` for a file that is not in the folder."""
+    src = _cop(tmp_path, 1 * MiB)
+    before = src.read_bytes() if canary_bytes == "ours" else b"precious, not ours" * 100
+    canary.write_bytes(before)
+    final = sftp_root / NAME
+    final.symlink_to(canary)
+
+    with pytest.raises(TargetConflict, match="symbolic link"):
+        upload_file(_target(sshd_lab, sftp_root), src, expected_sha512=_sha(src))
+
+    assert canary.read_bytes() == before
+    assert final.is_symlink() and os.readlink(final) == str(canary)  # left as found, for a person to look at
+    assert not os.path.lexists(sftp_root / temp_name(NAME))
+
+
+def test_a_fifo_at_the_temp_name_is_removed_and_a_directory_refused(
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path
+) -> None:
+    src = _cop(tmp_path, 100_000)
+    partial = sftp_root / temp_name(NAME)
+    os.mkfifo(partial)
+    receipt = upload_file(_target(sshd_lab, sftp_root), src)
+    assert receipt.outcome == "uploaded" and (sftp_root / NAME).read_bytes() == src.read_bytes()
+    assert not os.path.lexists(partial)
+
+    (sftp_root / NAME).unlink()
+    partial.mkdir()
+    (partial / "keep").write_bytes(b"x")
+    with pytest.raises(TargetConflict, match="is a directory"):
+        upload_file(_target(sshd_lab, sftp_root), src)
+    assert (partial / "keep").read_bytes() == b"x" and not (sftp_root / NAME).exists()
+
+
+def test_a_resume_never_writes_through_a_link_swapped_in_after_the_check(
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, canary: Path
+) -> None:
+    """The race the lstat before the resume cannot close: the temp name becomes a link between the
+    check and the open. The handle is compared with the name before the first byte is written."""
+    from di_ops.adapters.sftp_hashing import NoHash
+    from di_ops.adapters.sftp_pipelined import send_file
+    from di_ops.adapters.sftp_upload import Session
+
+    src = _cop(tmp_path, 300_000)
+    canary.write_bytes(src.read_bytes()[:1000])
+    partial = sftp_root / temp_name(NAME)
+    partial.symlink_to(canary)
+    session = Session(_target(sshd_lab, sftp_root), TransferTuning())
+    try:
+        with src.open("rb") as source, pytest.raises(UploadInterrupted, match="replaced while it was opened"):
+            send_file(session, source, str(partial), 1000, 300_000, NoHash(), TransferTuning(), None)  # type: ignore[arg-type]
+    finally:
+        session.close()
+    assert canary.read_bytes() == src.read_bytes()[:1000]

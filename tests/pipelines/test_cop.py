@@ -15,8 +15,10 @@ from di_ops.pipelines.cop_plan import (
     CopRequest,
     decide_timing,
     inbox_request_id,
+    json_depth,
     parse_inbox_request,
     read_checksums,
+    read_inbox_file,
     validate_request,
 )
 from di_ops.pipelines.cop_transfer import LeaseBusy, _try_lease, customer_lease
@@ -265,3 +267,113 @@ def test_cop_settings_load_and_a_bad_file_names_the_field(config_copy: Path) -> 
             cop_settings()
     finally:
         cop_settings.cache_clear()
+
+
+# --- every published checksum must match (SHA-512, SHA-256, MD5) ------------------------------
+
+
+def test_sha256_is_read_in_gnu_and_bsd_form(tmp_path: Path) -> None:
+    (tmp_path / "SHA256SUMS").write_text(f"{'e' * 64}  one.cop.sgn\nSHA256 (two.cop.sgn) = {'F' * 64}\n")
+    (tmp_path / "CHECKSUMS").write_text(f"SHA256 (short.cop.sgn) = {'a' * 63}\n")
+    found = read_checksums(tmp_path, cop_settings().checksum_files)
+    assert found["one.cop.sgn"].sha256 == "e" * 64 and found["one.cop.sgn"].sha512 is None
+    assert found["two.cop.sgn"].sha256 == "f" * 64
+    assert "short.cop.sgn" not in found
+    assert "SHA256SUMS" in cop_settings().checksum_files
+
+
+def _published(repository: Path, data: bytes, **wrong: bool) -> dict:
+    """Checksum files for NAME: each algorithm right, or wrong where ``wrong[algo]``."""
+    lines = {
+        "SHA512SUMS": hashlib.sha512(data + (b"x" if wrong.get("sha512") else b"")).hexdigest(),
+        "SHA256SUMS": hashlib.sha256(data + (b"x" if wrong.get("sha256") else b"")).hexdigest(),
+        "MD5SUMS": hashlib.md5(data + (b"x" if wrong.get("md5") else b"")).hexdigest(),
+    }
+    for file, value in lines.items():
+        (repository / file).write_text(f"{value}  {NAME}\n")
+    return read_checksums(repository, tuple(lines))
+
+
+@pytest.mark.parametrize(
+    ("wrong", "reason"),
+    [
+        ({}, None),
+        ({"md5": True}, "local MD5"),  # an MD5 that disagrees is not outvoted by a matching SHA-512
+        ({"sha256": True}, "local SHA-256"),
+        ({"sha512": True}, "local SHA-512"),
+        ({"md5": True, "sha256": True}, "local SHA-256"),  # the strongest disagreeing one is named
+    ],
+)
+def test_every_published_checksum_present_must_match(repository: Path, wrong: dict, reason: str | None) -> None:
+    sums = _published(repository, (repository / NAME).read_bytes(), **wrong)
+    if reason is None:
+        assert validate_request(_request(), repository, sums, CUSTOMERS).checked_by == "sha512+sha256+md5"
+    else:
+        with pytest.raises(ValueError, match=reason):
+            validate_request(_request(), repository, sums, CUSTOMERS)
+
+
+def test_a_file_with_only_sha256_published_is_checked_by_it(repository: Path) -> None:
+    data = (repository / NAME).read_bytes()
+    (repository / "SHA512SUMS").unlink()
+    (repository / "SHA256SUMS").write_text(f"SHA256 ({NAME}) = {hashlib.sha256(data).hexdigest()}\n")
+    sums = read_checksums(repository, ("SHA512SUMS", "SHA256SUMS"))
+    valid = validate_request(_request(), repository, sums, CUSTOMERS)
+    assert valid.checked_by == "sha256" and valid.sha512 == hashlib.sha512(data).hexdigest()
+
+
+# --- hostile request files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"customer_id": "C1", "cop_file": "' + b"a" * 300 + b'.cop.sgn"}', "at most 255"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested 100000 deep"),
+        (b'{"customer_id": "C1", "cop_file": "x.cop.sgn", "n": ' + b"9" * 5000 + b"}", "not a JSON file"),
+        (b'{"customer_id": "C\\ud800", "cop_file": "x.cop.sgn"}', "customer_id"),
+        (b'{"customer_id": "C\\u0000", "cop_file": "x.cop.sgn"}', "NUL"),
+        (b'{"customer_id": "C1", "cop_file": "x.cop.sgn", "requested_at": "9999-12-31T23:59:59-14:00"}', "range"),
+        (b"\xff\xfe{}", "not UTF-8"),
+    ],
+    ids=["long-name", "deep-json", "huge-int", "surrogate", "nul", "requested-at-overflow", "not-utf8"],
+)
+def test_hostile_request_files_are_refused_with_a_reason(tmp_path: Path, content: bytes, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_inbox_request(tmp_path / "r.json", content, "customer", NOW)
+
+
+@pytest.mark.parametrize(("depth", "ok"), [(1, True), (32, True), (33, False)])
+def test_json_nesting_is_limited_on_both_sides_of_the_setting(tmp_path: Path, depth: int, ok: bool) -> None:
+    inner = "[" * (depth - 1) + "]" * (depth - 1)
+    content = f'{{"customer_id": "C1", "cop_file": "x.cop.sgn", "x": {inner or 0}, "s": "[[[[{{{{"}}'.encode()
+    assert json_depth(content.decode()) == depth
+    if ok:
+        assert parse_inbox_request(tmp_path / "r.json", content, "customer", NOW, max_depth=32).customer_id == "C1"
+    else:
+        with pytest.raises(ValueError, match="nested 33 deep"):
+            parse_inbox_request(tmp_path / "r.json", content, "customer", NOW, max_depth=32)
+
+
+@pytest.mark.parametrize(("size", "problem"), [(1024, None), (1025, "larger than 1024 bytes")])
+def test_a_request_file_is_read_up_to_the_limit(tmp_path: Path, size: int, problem: str | None) -> None:
+    path = tmp_path / "r.json"
+    path.write_bytes(b" " * size)
+    read = read_inbox_file(path, 1024)
+    assert read is not None and len(read.content) == min(size, 1025)
+    assert read.problem is None if problem is None else problem in (read.problem or "")
+
+
+def test_links_folders_and_fifos_in_the_inbox_are_not_read(tmp_path: Path) -> None:
+    import os
+
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"customer_id": "C1", "cop_file": "x.cop.sgn"}')
+    (tmp_path / "link.json").symlink_to(outside)
+    (tmp_path / "folder.json").mkdir()
+    os.mkfifo(tmp_path / "fifo.json")  # opening it for reading without O_NONBLOCK would hang
+    problems = {n: read_inbox_file(tmp_path / n, 1024) for n in ("link.json", "folder.json", "fifo.json", "gone.json")}
+    assert "symbolic link" in problems["link.json"].problem  # type: ignore[union-attr]
+    assert "folder" in problems["folder.json"].problem  # type: ignore[union-attr]
+    assert "FIFO" in problems["fifo.json"].problem  # type: ignore[union-attr]
+    assert problems["gone.json"] is None

@@ -166,3 +166,78 @@ def test_a_killed_upload_is_retried_by_the_task_body_resumes_and_records_one_rec
     assert again["outcome"] == "resumed" and cutting_proxy.total_forwarded == sent
     with engine.connect() as conn:
         assert len(conn.execute(select(cop_uploads)).all()) == 1
+
+
+# --- hostile inbox entries: each rejected with its reason, the run goes on ----------------------
+
+HOSTILE = {
+    "long-cop-name.json": b'{"customer_id": "C001", "cop_file": "' + b"a" * 300 + b'.cop.sgn"}',
+    "deep.json": b"[" * 30_000 + b"]" * 30_000,  # under the size limit: the depth limit refuses it
+    "huge.json": b'{"customer_id": "C001", "cop_file": "x.cop.sgn", "pad": "' + b" " * 70_000 + b'"}',
+    ("n" * 240 + ".json"): b"{not json",  # its reason file's name must be shortened to fit
+}
+
+
+def _plant(inbox: Path, canary: Path) -> None:
+    inbox.mkdir(parents=True, exist_ok=True)
+    for name, content in HOSTILE.items():
+        (inbox / name).write_bytes(content)
+    (inbox / "folder.json").mkdir()
+    (inbox / "folder.json" / "inside.txt").write_text("kept")
+    (inbox / "link.json").symlink_to(canary)
+    os.mkfifo(inbox / "fifo.json")
+
+
+@pytest.fixture
+def canary(tmp_path: Path) -> Path:
+    path = tmp_path / "outside" / "canary.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(DEMO_REQUESTS["sr-1001-C001.json"]))  # a valid request, if it were followed
+    return path
+
+
+def test_hostile_inbox_entries_are_rejected_with_reasons_and_the_good_request_goes_on(world, canary: Path) -> None:  # type: ignore[no-untyped-def]
+    engine, inbox = world
+    _plant(inbox, canary)
+    write_inbox(inbox, {"good.json": DEMO_REQUESTS["sr-1001-C001.json"]})
+    before = canary.read_bytes()
+
+    summary = _intake("run-hostile")
+
+    assert [i["cop_file"] for i in summary["due"]] == [DEVICEPACK]  # the good one was not held up
+    reasons = {r["request_id"]: r["reason"] for r in summary["rejected"]}
+    assert len(reasons) == 7 and all(reasons.values())
+    rows = {r.inbox_file: r.reason for r in engine.connect().execute(select(cop_requests))}
+    assert "at most 255" in rows["long-cop-name.json"]
+    assert "nested 30000 deep" in rows["deep.json"]
+    assert "larger than 65536 bytes" in rows["huge.json"]
+    assert "not a JSON file" in rows["n" * 240 + ".json"]
+    assert "symbolic link" in rows["link.json"]
+    assert "folder" in rows["folder.json"]
+    assert "FIFO" in rows["fifo.json"]
+
+    assert canary.read_bytes() == before  # never read through, never written
+    assert sorted(p.name for p in inbox.iterdir()) == ["processed", "rejected"]
+    rejected = inbox / "rejected"
+    assert (rejected / "link.json").is_symlink() and os.readlink(rejected / "link.json") == str(canary)
+    assert (rejected / "folder.json" / "inside.txt").read_text() == "kept"
+    notes = sorted(rejected.glob("*.reason.txt"))
+    assert len(notes) == 7 and all(len(os.fsencode(n.name)) <= 255 and n.read_text().strip() for n in notes)
+    assert any("n" * 200 in n.read_text() for n in notes)  # the shortened note names its request file
+
+    again = _intake("run-after")  # the next run finds a clean inbox: nothing fails, nothing re-read
+    assert again["rejected"] == [] and again["due"][0]["cop_file"] == DEVICEPACK
+
+
+def test_a_dry_run_reports_the_rejections_intake_made(world, canary: Path) -> None:  # type: ignore[no-untyped-def]
+    from di_ops.pipelines.cop_transfer import write_report
+
+    engine, inbox = world
+    _plant(inbox, canary)
+    write_inbox(inbox, {"good.json": DEMO_REQUESTS["sr-1001-C001.json"]})
+    summary = _intake("dry-hostile", dry_run=True)
+    counts = write_report(summary, dag_id="cop_upload", run_id="dry-hostile", dry_run=True)
+    assert counts["rejected"] == len(summary["rejected"]) == 7
+    assert counts["due"] == 1
+    assert _statuses(engine) == {}
+    assert (inbox / "link.json").is_symlink() and (inbox / "fifo.json").exists()  # a dry run moves nothing

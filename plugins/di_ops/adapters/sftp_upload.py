@@ -8,12 +8,16 @@ The steps, each safe to repeat (a retry or rerun gives the same result and write
 1. connect with **strict host-key checking** against the known-hosts material of the connection
    (no material, an unknown or a changed key refuses the upload) and **key** authentication
    (:mod:`di_ops.adapters.sftp_session`);
-2. the final name exists already: same SHA-512 means done (``already_present``); another checksum
-   is an error - never overwritten;
+2. the final name exists already: a regular file with the same SHA-512 means done
+   (``already_present``); another checksum, or a symbolic link or anything but a regular file
+   (``lstat``, never followed), is an error - never overwritten, never written through;
 3. write to the temporary name ``.<name>.partial`` in the target folder (a leading dot: never a
-   valid COP name, so a partial file never carries the final name); when it is already there from
-   an interrupted attempt, its bytes are checked (remote hash against the local prefix) and the
-   upload **resumes** after them, otherwise it starts over;
+   valid COP name, so a partial file never carries the final name); when a regular file is already
+   there from an interrupted attempt, its bytes are checked (remote hash against the local prefix)
+   and the upload **resumes** after them (the opened handle is checked to be that same file),
+   otherwise it is removed and the upload starts over with an exclusive create (``O_EXCL``: never
+   through a link planted in between). A link or any other non-regular entry at the temp name is
+   removed (the link, not its target), never followed;
 4. writes are pipelined (many requests in flight, sized to fill whole SSH packets); the local
    SHA-512 is computed over exactly the bytes sent, in a thread, overlapped with the transfer;
 5. verify size and SHA-512 of the remote temp file, hashed on the server over an SSH exec channel
@@ -23,7 +27,9 @@ The steps, each safe to repeat (a retry or rerun gives the same result and write
    done; or, with ``TransferTuning.stream_hash_bytes``, the server hashes the temp file while it
    is written (told how far the acknowledged bytes reach), so only the last step is left;
 6. rename with the plain SFTP ``rename`` (OpenSSH: link + unlink, which refuses an existing
-   target; ``posix-rename`` would replace it).
+   target; ``posix-rename`` would replace it) - only when ``lstat`` shows the temp name is still a
+   regular file of the right size and nothing is at the final name; afterwards the final name must
+   be a regular file of the right size.
 
 Errors a retry cannot fix derive from :class:`PermanentUploadError`; everything else (a dropped
 link, a timeout) is transient and the retry resumes. Nothing secret is logged: no key material,
@@ -34,18 +40,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import posixpath
-import queue
-import struct
-import threading
+import stat
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
+from di_ops.adapters.sftp_hashing import HashAfter, HashWhileSending, NoHash, file_sha512
+from di_ops.adapters.sftp_pipelined import Progress, send_file
 from di_ops.adapters.sftp_session import (
     AuthenticationRefused,
     ChecksumMismatch,
@@ -85,7 +88,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_HASH_BLOCK = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -109,90 +111,6 @@ class UploadReceipt:
         return asdict(self)
 
 
-Progress = Callable[[int], None]
-
-
-# --- local hashing ----------------------------------------------------------------------------
-
-
-def file_sha512(
-    path: Path, limit: int | None = None, *, offset: int = 0, digest: hashlib._Hash | None = None
-) -> hashlib._Hash:
-    """SHA-512 of a file from ``offset`` on (or of ``limit`` bytes of it), continuing ``digest`` if given."""
-    digest = digest if digest is not None else hashlib.sha512()
-    buf = memoryview(bytearray(_HASH_BLOCK))
-    with path.open("rb", buffering=0) as fh:
-        fh.seek(offset)
-        remaining = limit
-        while remaining is None or remaining > 0:
-            n = fh.readinto(buf if remaining is None else buf[: min(_HASH_BLOCK, remaining)])
-            if not n:
-                break
-            digest.update(buf[:n])
-            if remaining is not None:
-                remaining -= n
-    return digest
-
-
-class _HashThread:
-    """Hashes chunks in a thread (hashlib releases the GIL), overlapped with sending them."""
-
-    def __init__(self, digest: hashlib._Hash) -> None:
-        self.digest = digest
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=256)
-        self._thread = threading.Thread(target=self._run, name="sha512", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            self.digest.update(chunk)
-
-    def feed(self, chunk: bytes) -> None:
-        self._queue.put(chunk)
-
-    def hexdigest(self) -> str:
-        self._queue.put(None)
-        self._thread.join()
-        return self.digest.hexdigest()
-
-
-class _NoHash:
-    """``TransferTuning.local_hash_after``: nothing hashed while sending."""
-
-    def feed(self, chunk: bytes) -> None:
-        pass
-
-    def hexdigest(self) -> str:
-        return ""
-
-
-class _HashAfter:
-    """The local file's SHA-512 from ``offset`` on (continuing ``digest``), in a thread started after
-    the transfer, so it runs while the server hashes the temp file (hashlib releases the GIL)."""
-
-    def __init__(self, path: Path, digest: hashlib._Hash, offset: int, nice: int = 0) -> None:
-        self.digest, self.error, self.nice = digest, None, nice
-        self._thread = threading.Thread(target=self._run, args=(path, offset), name="sha512-after", daemon=True)
-        self._thread.start()
-
-    def _run(self, path: Path, offset: int) -> None:
-        if self.nice > 0 and hasattr(os, "setpriority"):
-            try:  # Linux: a thread's own niceness (only CPU the sending threads leave idle)
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
-            except OSError:
-                pass
-        try:
-            file_sha512(path, offset=offset, digest=self.digest)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            self.error = exc
-
-    def hexdigest(self) -> str:
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.digest.hexdigest()
-
-
 # --- upload -----------------------------------------------------------------------------------
 
 
@@ -201,88 +119,19 @@ def temp_name(name: str) -> str:
     return f".{name}.partial"
 
 
-def _request_size(session: Session, tuning: TransferTuning, handle: bytes) -> int:
-    # Channel.send splits at the server's max packet size minus 64; an SFTP write carries
-    # length(4) type(1) id(4) handle(4+n) offset(8) data-length(4) before the data.
-    packet = max(4096, session.sftp.get_channel().out_max_packet_size - 64)
-    return packet * tuning.packets_per_request - (25 + len(handle))
-
-
-def _write_request(sftp: Any, handle: bytes, position: int, data: memoryview) -> int:
-    """Send one SFTP WRITE without waiting; returns its request number.
-
-    The same bytes as ``SFTPClient._async_request(CMD_WRITE, ...)``, but sent from a memoryview:
-    paramiko slices the rest of a bytes message after every SSH packet, which copies a 256 KiB
-    write about 4 times over.
-    """
-    from paramiko.sftp import CMD_WRITE
-
-    with sftp._lock:
-        number = int(sftp.request_number)
-        sftp._expecting[number] = type(None)
-        sftp.request_number += 1
-    header = struct.pack(">IBII", 1 + 4 + 4 + len(handle) + 8 + 4 + len(data), CMD_WRITE, number, len(handle))
-    message = bytearray(header)
-    message += handle
-    message += struct.pack(">QI", position, len(data))
-    message += data
-    sftp.sock.sendall(memoryview(message))
-    return number
-
-
-def _send_file(
-    session: Session,
-    source: BinaryIO,
-    remote: str,
-    offset: int,
-    size: int,
-    hasher: _HashThread,
-    tuning: TransferTuning,
-    progress: Progress | None,
-    on_acked: Callable[[int], None] | None = None,
-) -> int:
-    """Pipelined SFTP writes of ``source[offset:size]`` to ``remote``; returns bytes sent.
-
-    ``on_acked(end)`` runs after each acknowledged write: every byte before ``end`` is written.
-    """
-    from paramiko.sftp import CMD_STATUS
-
-    sftp = session.sftp
-    fh = sftp.open(remote, "r+b" if offset else "wb")
-    handle = fh.handle
-    chunk = _request_size(session, tuning, handle)
-    pending: deque[tuple[int, int]] = deque()  # (request number, end offset)
-    sent = 0
-
-    def wait_oldest() -> None:
-        number, end = pending.popleft()
-        kind, _msg = sftp._read_response(number)  # raises IOError on an error status
-        if kind != CMD_STATUS:
-            raise UploadInterrupted(f"unexpected SFTP reply {kind} to a write")
-        if on_acked is not None:
-            on_acked(end)  # every earlier write was acknowledged before: all bytes before ``end`` are written
-
+def _entry(session: Session, path: str) -> tuple[str, int] | None:
+    """What is at ``path`` itself, never following a link: ``("file", size)`` for a regular file,
+    ``("symbolic link" | "directory" | "special file", 0)`` otherwise, None when nothing is there."""
     try:
-        source.seek(offset)
-        position = offset
-        while position < size:
-            data = source.read(min(chunk, size - position))
-            if not data:
-                raise ChecksumMismatch(f"the local file shrank while uploading (at byte {position} of {size})")
-            hasher.feed(data)
-            number = _write_request(sftp, handle, position, memoryview(data))
-            position += len(data)
-            sent += len(data)
-            pending.append((number, position))
-            if len(pending) >= tuning.max_outstanding:
-                wait_oldest()
-                if progress is not None:
-                    progress(position)
-        while pending:
-            wait_oldest()
-    finally:
-        fh.close()
-    return sent
+        attrs = session.sftp.lstat(path)
+    except FileNotFoundError:
+        return None
+    mode = attrs.st_mode or 0
+    if stat.S_ISREG(mode):
+        return "file", int(attrs.st_size or 0)
+    if stat.S_ISLNK(mode):
+        return "symbolic link", 0
+    return ("directory" if stat.S_ISDIR(mode) else "special file"), 0
 
 
 def _classify(exc: BaseException, target: SftpTarget, what: str) -> UploadError:
@@ -360,6 +209,52 @@ def upload_file(
         session.close()
 
 
+def _resume_point(
+    session: Session, local_path: Path, partial: str, size: int, tuning: TransferTuning
+) -> tuple[int, hashlib._Hash]:
+    """Where to start writing the temp file, and the SHA-512 of the local bytes before that point.
+
+    Resumes after a previous attempt's temp file when it is a regular file holding our first bytes;
+    anything else there is removed (a link: the link itself, never its target) so the transfer
+    starts over with an exclusive create.
+    """
+    entry = _entry(session, partial)
+    if entry is None:
+        return 0, hashlib.sha512()
+    kind, partial_size = entry
+    if kind == "file" and 0 < partial_size <= size:
+        prefix = file_sha512(local_path, partial_size)
+        remote, how = remote_sha512(session, partial, partial_size, tuning)
+        if remote == prefix.hexdigest():
+            log.info("resuming %s at byte %d of %d (prefix checked by %s)", partial, partial_size, size, how)
+            return partial_size, prefix
+        log.warning("the temp file %s does not hold our first %d bytes: starting over", partial, partial_size)
+    elif kind == "file" and partial_size:
+        log.warning("the temp file %s is larger than the file (%d > %d): starting over", partial, partial_size, size)
+    elif kind != "file":
+        log.warning("%s is a %s, not a temp file of ours: removed (never followed), starting over", partial, kind)
+    try:
+        session.sftp.remove(partial)
+    except OSError as exc:
+        if kind == "directory":
+            raise TargetConflict(f"{partial} is a directory: remove it on the server ({exc})") from None
+        raise
+    return 0, hashlib.sha512()
+
+
+def _require_our_file(session: Session, partial: str, size: int, when: str) -> None:
+    """The temp name is still the regular file we wrote, of ``size`` bytes (never a link's target)."""
+    entry = _entry(session, partial)
+    if entry is not None and entry[0] != "file":
+        if entry[0] == "symbolic link":
+            session.sftp.remove(partial)  # the link, not its target
+        raise TargetConflict(f"{partial} was replaced by a {entry[0]} {when}: nothing renamed")
+    if entry is None:
+        raise UploadInterrupted(f"{partial} is gone {when}")
+    if entry[1] != size:
+        raise UploadInterrupted(f"{partial} holds {entry[1]} bytes {when}, expected {size}")
+
+
 def _upload(
     session: Session,
     local_path: Path,
@@ -391,8 +286,13 @@ def _upload(
             cipher=session.cipher,
         )
 
-    final_size = session.stat_size(final)
-    if final_size is not None:  # idempotent: done before, or a conflict never overwritten
+    final_entry = _entry(session, final)
+    if final_entry is not None and final_entry[0] != "file":
+        raise TargetConflict(
+            f"{final} on {session.target.host} is a {final_entry[0]}: refused, never written through or replaced"
+        )
+    if final_entry is not None:  # idempotent: done before, or a conflict never overwritten
+        final_size = final_entry[1]
         local = expected_sha512 or file_sha512(local_path).hexdigest()
         t0 = time.monotonic()
         remote, how = remote_sha512(session, final, final_size, tuning)
@@ -404,24 +304,12 @@ def _upload(
             f"({final_size} bytes, sha512 {remote[:16]}...; ours {size} bytes, {local[:16]}...): never overwritten"
         )
 
-    # resume from a previous attempt's temp file when its bytes are ours
-    offset, digest = 0, hashlib.sha512()
-    partial_size = session.stat_size(partial)
-    if partial_size is not None and 0 < partial_size <= size:
-        prefix = file_sha512(local_path, partial_size)
-        remote, how = remote_sha512(session, partial, partial_size, tuning)
-        if remote == prefix.hexdigest():
-            offset, digest = partial_size, prefix
-            log.info("resuming %s at byte %d of %d (prefix checked by %s)", name, offset, size, how)
-        else:
-            log.warning("the temp file %s does not hold our first %d bytes: starting over", partial, partial_size)
-    elif partial_size:
-        log.warning("the temp file %s is larger than the file (%d > %d): starting over", partial, partial_size, size)
+    offset, digest = _resume_point(session, local_path, partial, size, tuning)
 
     t_transfer = time.monotonic()
-    hasher: _HashThread | _NoHash = _NoHash() if tuning.local_hash_after else _HashThread(digest)
+    hasher: HashWhileSending | NoHash = NoHash() if tuning.local_hash_after else HashWhileSending(digest)
     early_local = (
-        _HashAfter(local_path, digest, offset, tuning.hash_nice)
+        HashAfter(local_path, digest, offset, tuning.hash_nice)
         if tuning.local_hash_after and tuning.hash_nice > 0
         else None
     )
@@ -432,7 +320,7 @@ def _upload(
 
     try:
         with local_path.open("rb") as source:
-            sent = _send_file(
+            sent = send_file(
                 session,
                 source,
                 partial,
@@ -448,10 +336,8 @@ def _upload(
     transfer_s = time.monotonic() - t_transfer
 
     t_verify = time.monotonic()
-    after = early_local or (_HashAfter(local_path, digest, offset) if tuning.local_hash_after else None)
-    remote_size = session.stat_size(partial)
-    if remote_size != size:
-        raise UploadInterrupted(f"{partial} holds {remote_size} bytes after the transfer, expected {size}")
+    after = early_local or (HashAfter(local_path, digest, offset) if tuning.local_hash_after else None)
+    _require_our_file(session, partial, size, "after the transfer")
     early = remote_stream.finish(size) if remote_stream else None
     local_sha = after.hexdigest() if after is not None else sent_sha
     if expected_sha512 is not None and local_sha != expected_sha512.lower():
@@ -473,19 +359,31 @@ def _upload(
             f"remote sha512 of {partial} ({remote[:16]}...) differs from the local {local_sha[:16]}...; "
             "the temp file was removed and nothing renamed"
         )
+    _require_our_file(session, partial, size, "before the rename")  # what the server hashed is what we rename
     try:
+        final_entry = _entry(session, final)
+        if final_entry is not None and final_entry[0] != "file":
+            raise TargetConflict(f"a {final_entry[0]} appeared at {final} during the upload: nothing renamed")
+        if final_entry is not None:
+            raise FileExistsError(final)
         session.sftp.rename(partial, final)  # plain SFTP rename: refuses an existing target
     except OSError:
-        final_size = session.stat_size(final)
-        if final_size is None:
+        final_entry = _entry(session, final)
+        if final_entry is None:
             raise
-        other, _ = remote_sha512(session, final, final_size, tuning)
+        if final_entry[0] != "file":
+            raise TargetConflict(f"a {final_entry[0]} appeared at {final} during the upload: nothing renamed") from None
+        other, _ = remote_sha512(session, final, final_entry[1], tuning)
         if other != local_sha:
             raise TargetConflict(f"{final} appeared during the upload with another content: not overwritten") from None
         session.sftp.remove(partial)
         return receipt("already_present", local_sha, offset, sent, transfer_s, time.monotonic() - t_verify, how)
-    if session.stat_size(final) != size:
-        raise UploadInterrupted(f"{final} does not hold {size} bytes after the rename")
+    landed = _entry(session, final)
+    if landed is not None and landed[0] == "symbolic link":  # the temp name was swapped for a link at the rename
+        session.sftp.remove(final)  # the link we renamed, not its target
+        raise TargetConflict(f"{partial} was replaced by a link at the rename: the link was removed, nothing uploaded")
+    if landed != ("file", size):
+        raise UploadInterrupted(f"{final} is not a regular file of {size} bytes after the rename ({landed})")
     verify_s = time.monotonic() - t_verify
     outcome = "resumed" if offset else "uploaded"
     result = receipt(outcome, local_sha, offset, sent, transfer_s, verify_s, how)

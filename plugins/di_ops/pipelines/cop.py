@@ -7,9 +7,8 @@ receipt is not redone, notices go out once per request.
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,18 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from di_ops.adapters.opsdb import ops_engine, pin_snapshot, snapshot_rows, write_audit
-from di_ops.db.tables_cop import cop_requests, cop_uploads
+from di_ops.db.tables_cop import cop_requests
 from di_ops.pipelines.cop_plan import (
     CopRequest,
     decide_timing,
+    display_name,
+    inbox_entries,
     inbox_request_id,
     manual_request_id,
+    move_inbox_entry,
     parse_inbox_request,
     read_checksums,
+    read_inbox_file,
     validate_request,
 )
 from di_ops.settings_cop import CopSettings, cop_settings
@@ -47,17 +50,6 @@ def fail_task(message: str) -> Exception:
 
 
 # --- intake -----------------------------------------------------------------------------------
-
-
-def _move_beside(path: Path, folder: Path, request_id: str, reason: str | None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / path.name
-    if dest.exists():
-        dest = folder / f"{request_id[:12]}-{path.name}"
-    if reason is not None:
-        dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
-    shutil.move(str(path), dest)
-    return dest
 
 
 def _connection_known(conn_id: str) -> bool:
@@ -95,6 +87,19 @@ def _row(request: CopRequest, *, dag_id: str, run_id: str, now: datetime, **fiel
         "window_end": None,
         **fields,
     }
+
+
+def _unknown_request(request_id: str, source: str, at: datetime, inbox_file: str | None) -> CopRequest:
+    """The stand-in for a request that could not be read: recorded (rejected) under its id."""
+    return CopRequest(
+        request_id=request_id,
+        source=source,  # type: ignore[arg-type]
+        origin="customer" if source == "inbox" else "operator",
+        customer_id="?",
+        cop_file="?",
+        requested_at=at,
+        inbox_file=inbox_file,
+    )
 
 
 def _work_item(row: dict[str, Any]) -> dict[str, Any]:
@@ -170,8 +175,7 @@ def intake(
             raise RuntimeError("no inventory snapshot in the ops DB yet: inventory_sync must run first")
         # A scheduled pickup before the first inventory: nothing can be validated, so nothing is
         # read, moved or rejected; the inbox waits for the next run (no failure, no alert).
-        inbox = settings.folder(settings.inbox)
-        waiting = len(list(inbox.glob("*.json"))) if inbox.is_dir() else 0
+        waiting = len(inbox_entries(settings.folder(settings.inbox)))
         log.warning(
             "no inventory snapshot in the ops DB yet (inventory_sync has not run): %d inbox request(s) "
             "left for the next run",
@@ -201,38 +205,45 @@ def intake(
         "now": now,
     }
 
+    limits = settings.inbox_limits
     new_rows: list[tuple[dict[str, Any], Path | None]] = []
-    for path in sorted(inbox.glob("*.json")) if inbox.is_dir() else []:
-        content = path.read_bytes()
-        try:
-            request = parse_inbox_request(path, content, settings.default_origin, now)
-        except ValueError as exc:  # unreadable: rejected under its file's id, with the reason
-            bad = CopRequest(
-                request_id=inbox_request_id(path, content),
-                source="inbox",
-                origin="customer",
-                customer_id="?",
-                cop_file="?",
-                requested_at=now,
-                inbox_file=path.name,
-            )
-            new_rows.append(
-                (_row(bad, dag_id=dag_id, run_id=run_id, now=now, status="rejected", reason=str(exc)), path)
-            )
+    for path in inbox_entries(inbox):
+        read = read_inbox_file(path, limits.max_request_bytes)
+        if read is None:  # gone since it was listed
+            continue
+        problem = read.problem
+        if problem is None:
+            try:
+                request = parse_inbox_request(
+                    path, read.content, settings.default_origin, now, max_depth=limits.max_json_depth
+                )
+            except ValueError as exc:
+                problem = str(exc)
+        if problem is not None:  # unreadable: rejected under its entry's id, with the reason
+            bad = _unknown_request(inbox_request_id(path, read.content), "inbox", now, display_name(path.name))
+            new_rows.append((_row(bad, dag_id=dag_id, run_id=run_id, now=now, status="rejected", reason=problem), path))
             continue
         new_rows.append((_evaluate(request, **common), path))
     if params.get("customer_id") or params.get("cop_file"):
-        request = CopRequest(
-            request_id=manual_request_id(dag_id, run_id, str(params.get("customer_id")), str(params.get("cop_file"))),
-            source="manual",
-            origin=params.get("origin") or "operator",
-            emergency=bool(params.get("emergency")),
-            customer_id=str(params.get("customer_id") or "?"),
-            cop_file=str(params.get("cop_file") or "?"),
-            requested_at=as_of,
-            requested_by="Airflow UI",
-        )
-        new_rows.append((_evaluate(request, **common), None))
+        request_id = manual_request_id(dag_id, run_id, str(params.get("customer_id")), str(params.get("cop_file")))
+        try:
+            request = CopRequest(
+                request_id=request_id,
+                source="manual",
+                origin=params.get("origin") or "operator",
+                emergency=bool(params.get("emergency")),
+                customer_id=str(params.get("customer_id") or "?"),
+                cop_file=str(params.get("cop_file") or "?"),
+                requested_at=as_of,
+                requested_by="Airflow UI",
+            )
+        except ValueError as exc:  # a Param no request can hold (a NUL, an over-long name)
+            bad = _unknown_request(request_id, "manual", as_of, None)
+            new_rows.append(
+                (_row(bad, dag_id=dag_id, run_id=run_id, now=now, status="rejected", reason=str(exc)), None)
+            )
+        else:
+            new_rows.append((_evaluate(request, **common), None))
 
     recorded: list[dict[str, Any]] = []
     for row, path in new_rows:
@@ -252,9 +263,9 @@ def intake(
                         existing = row
         if existing is not None:  # read before (a retry): only finish moving its file
             row, notice = dict(existing), False
-        if path is not None and not dry_run and path.exists():
+        if path is not None and not dry_run and os.path.lexists(path):
             folder = inbox / ("rejected" if row["status"] == "rejected" else "processed")
-            _move_beside(path, folder, row["request_id"], row["reason"] if row["status"] == "rejected" else None)
+            move_inbox_entry(path, folder, row["request_id"], row["reason"] if row["status"] == "rejected" else None)
         if existing is None:
             recorded.append(row | {"notice": notice})
             level = logging.WARNING if row["status"] == "rejected" else logging.INFO
@@ -325,121 +336,3 @@ def intake(
         len(missed),
     )
     return summary
-
-
-# --- notices ----------------------------------------------------------------------------------
-
-
-def send_notices(
-    items: list[dict[str, Any]], *, dag_id: str, run_id: str, as_of: datetime, started_at: datetime, dry_run: bool
-) -> dict[str, str]:
-    """A change notice (with an .ics event) per planned regular upload, once per request.
-
-    Source: DOMAIN.md §2 (notices go to the partner and the customer contacts on file).
-    """
-    from di_ops.adapters.mail import send_notice
-    from di_ops.notices import CalendarEvent, Notice, ics_text, local_and_utc
-    from di_ops.rules.common import region_zone
-
-    if not items:
-        return {}
-    engine = ops_engine()
-    snapshot = pin_snapshot(engine, dag_id, run_id, as_of, started_at)
-    customers = {c["customer_id"]: c for c in snapshot_rows(engine, snapshot)["customers"]} if snapshot else {}
-    results: dict[str, str] = {}
-    for item in items:
-        customer = customers.get(item["customer_id"], {})
-        to = tuple(sorted({c["email"] for c in customer.get("contacts") or [] if c.get("email")}))
-        if not to:
-            raise fail_task(f"customer {item['customer_id']} has no contacts on file for the change notice")
-        start, end = datetime.fromisoformat(item["window_start"]), datetime.fromisoformat(item["window_end"])
-        zone = region_zone(item["region"]).key
-        when = f"{local_and_utc(start, zone)} - {local_and_utc(end, zone)}"
-        event = CalendarEvent(
-            uid=f"cop-{item['request_id']}@di-ops",
-            sequence=0,
-            start=start,
-            end=end,
-            summary=f"COP upload {item['cop_file']} ({item['customer_id']})",
-            description=f"The operator uploads {item['cop_file']} to your instance's SFTP server; "
-            "the partner installs it.",
-            attendees=to,
-        )
-        notice = Notice(
-            dedupe_key=f"cop:{item['request_id']}",
-            kind="cop_upload",
-            entity=f"{item['customer_id']}/{item['cop_file']}",
-            to=to,
-            subject=f"Planned maintenance: COP upload {item['cop_file']} for {customer.get('name', item['customer_id'])}",
-            html=(
-                f"<p>Planned maintenance for {customer.get('name', item['customer_id'])} "
-                f"(partner {customer.get('partner', '?')}).</p>"
-                f"<p>The operator uploads the signed COP file <b>{item['cop_file']}</b> to the SFTP server of "
-                f"your instance in the maintenance window <b>{when}</b>. The partner installs it.</p>"
-                "<p>Please answer a conflict within 3 days.</p>"
-            ),
-            attachments={"cop-upload.ics": ics_text(event, method="REQUEST", dtstamp=started_at)},
-        )
-        results[item["request_id"]] = send_notice(
-            engine, notice, dag_id=dag_id, run_id=run_id, now=started_at, dry_run=dry_run
-        )
-    return results
-
-
-# --- report -----------------------------------------------------------------------------------
-
-
-def write_report(intake_summary: dict[str, Any] | None, *, dag_id: str, run_id: str, dry_run: bool) -> dict[str, Any]:
-    """The run report (JSON in the reports folder): requests by status and the upload receipts."""
-    settings = cop_settings()
-    if intake_summary is None:  # the run stopped before intake (change freeze, an intake failure)
-        raise fail_task("intake did not run (change freeze or an earlier failure): nothing was read or uploaded")
-    ids = [i["request_id"] for i in intake_summary.get("due", [])]
-    ids += intake_summary.get("planned", []) + [r["request_id"] for r in intake_summary.get("rejected", [])]
-    ids += intake_summary.get("missed", [])
-    engine = ops_engine()
-    with engine.connect() as conn:
-        requests = [
-            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
-            for r in conn.execute(select(cop_requests).where(cop_requests.c.request_id.in_(ids))).mappings()
-        ]
-        receipts = [
-            dict(r["detail"]) | {"request_id": r["request_id"], "customer_id": r["customer_id"]}
-            for r in conn.execute(select(cop_uploads).where(cop_uploads.c.request_id.in_(ids))).mappings()
-        ]
-    report = {
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "dry_run": dry_run,
-        "requests": sorted(requests, key=lambda r: r["request_id"]),
-        "uploads": sorted(receipts, key=lambda r: r["request_id"]),
-        "dry_run_plan": intake_summary.get("dry_run_plan", []),
-        # inbox requests left unread because no inventory snapshot existed yet (read by the next run)
-        "waiting_for_inventory": intake_summary.get("waiting_for_inventory", 0),
-        "counts": {
-            status: sum(1 for r in requests if r["status"] == status)
-            for status in ("due", "planned", "uploaded", "rejected", "failed", "missed")
-        },
-    }
-    folder = settings.folder(settings.reports)
-    folder.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    (folder / f"{safe}.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    for receipt in report["uploads"]:
-        log.info(
-            "receipt %s -> %s: %d bytes, sha512 %s..., %.2f s, %.1f MB/s (%s)",
-            receipt["file"],
-            receipt["customer_id"],
-            receipt["bytes"],
-            receipt["sha512"][:16],
-            receipt["duration_s"],
-            receipt["mb_per_s"],
-            receipt["outcome"],
-        )
-    failed = [r for r in requests if r["status"] == "failed"]
-    if failed:
-        raise fail_task(
-            f"{len(failed)} upload(s) failed (report {folder / f'{safe}.json'}): "
-            + "; ".join(f"{r['customer_id']}/{r['cop_file']}: {r['reason']}" for r in failed)
-        )
-    return report["counts"]

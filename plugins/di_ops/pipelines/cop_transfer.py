@@ -1,4 +1,5 @@
-"""The upload task of ``cop_upload``: the customer's SFTP target, the per-customer lease, the receipt.
+"""The upload and report tasks of ``cop_upload``: the customer's SFTP target, the per-customer
+lease, the receipt, the run report.
 
 Airflow pools are global, so one upload per customer at a time is a lease row in the ops DB
 (``cop_leases``); a retry of the same task re-enters its own lease, a crashed worker's lease
@@ -7,6 +8,7 @@ expires after ``lease_seconds``.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -209,3 +211,96 @@ def upload_request(
         ],
     )
     return detail | {"request_id": item["request_id"]}
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def _notice_outcomes(engine: Engine, notify: list[dict[str, Any]]) -> dict[str, str]:
+    """The recorded status of each change notice the run had to send (``not recorded`` when none)."""
+    from di_ops.db.schema import notices
+
+    keys = {f"cop:{item['request_id']}": item["request_id"] for item in notify}
+    with engine.connect() as conn:
+        found = {r.dedupe_key: r.status for r in conn.execute(select(notices).where(notices.c.dedupe_key.in_(keys)))}
+    return {request_id: found.get(key, "not recorded") for key, request_id in keys.items()}
+
+
+def write_report(intake_summary: dict[str, Any] | None, *, dag_id: str, run_id: str, dry_run: bool) -> dict[str, Any]:
+    """The run report (JSON in the reports folder): requests by status, rejections with their
+    reasons, change notices and the upload receipts.
+
+    A dry run records no request rows: its requests and counts come from the plan intake returned,
+    so the report counts what intake rejected. The report fails the run when an upload failed
+    (a fault: alerted) or a change notice was not sent (the notices task failed and alerted, or
+    refused, itself: the report only keeps the run from ending green, as a refusal).
+    """
+    from di_ops.pipelines.common import refused
+
+    settings = cop_settings()
+    if intake_summary is None:  # the run stopped before intake (change freeze, an intake failure)
+        raise fail_task("intake did not run (change freeze or an earlier failure): nothing was read or uploaded")
+    ids = [i["request_id"] for i in intake_summary.get("due", [])]
+    ids += intake_summary.get("planned", []) + [r["request_id"] for r in intake_summary.get("rejected", [])]
+    ids += intake_summary.get("missed", [])
+    engine = ops_engine()
+    with engine.connect() as conn:
+        requests = [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
+            for r in conn.execute(select(cop_requests).where(cop_requests.c.request_id.in_(ids))).mappings()
+        ]
+        receipts = [
+            dict(r["detail"]) | {"request_id": r["request_id"], "customer_id": r["customer_id"]}
+            for r in conn.execute(select(cop_uploads).where(cop_uploads.c.request_id.in_(ids))).mappings()
+        ]
+    if dry_run:  # nothing was recorded: the plan stands for the rows, a missed window is not marked
+        known = {r["request_id"] for r in requests}
+        requests += [dict(r) for r in intake_summary.get("dry_run_plan", []) if r["request_id"] not in known]
+        missed = set(intake_summary.get("missed", []))
+        requests = [r | {"status": "missed"} if r["request_id"] in missed else r for r in requests]
+    notices = _notice_outcomes(engine, intake_summary.get("notify", []))
+    report = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "dry_run": dry_run,
+        "requests": sorted(requests, key=lambda r: r["request_id"]),
+        "rejected": intake_summary.get("rejected", []),
+        "notices": notices,
+        "uploads": sorted(receipts, key=lambda r: r["request_id"]),
+        "dry_run_plan": intake_summary.get("dry_run_plan", []),
+        # inbox requests left unread because no inventory snapshot existed yet (read by the next run)
+        "waiting_for_inventory": intake_summary.get("waiting_for_inventory", 0),
+        "counts": {
+            status: sum(1 for r in requests if r["status"] == status)
+            for status in ("due", "planned", "uploaded", "rejected", "failed", "missed")
+        },
+    }
+    folder = settings.folder(settings.reports)
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    (folder / f"{safe}.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    for receipt in report["uploads"]:
+        log.info(
+            "receipt %s -> %s: %d bytes, sha512 %s..., %.2f s, %.1f MB/s (%s)",
+            receipt["file"],
+            receipt["customer_id"],
+            receipt["bytes"],
+            receipt["sha512"][:16],
+            receipt["duration_s"],
+            receipt["mb_per_s"],
+            receipt["outcome"],
+        )
+    unsent = {rid: status for rid, status in notices.items() if status not in ("sent", "dry_run")}
+    failed = [r for r in requests if r["status"] == "failed"]
+    if failed:
+        raise fail_task(
+            f"{len(failed)} upload(s) failed (report {folder / f'{safe}.json'}): "
+            + "; ".join(f"{r['customer_id']}/{r['cop_file']}: {r['reason']}" for r in failed)
+            + (f"; {len(unsent)} change notice(s) not sent" if unsent else "")
+        )
+    if unsent:
+        raise refused(
+            f"{len(unsent)} change notice(s) not sent (see the send_notices task; report "
+            f"{folder / f'{safe}.json'}): " + ", ".join(f"request {rid[:12]}: {st}" for rid, st in unsent.items())
+        )
+    return report["counts"]
