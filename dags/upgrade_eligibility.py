@@ -8,7 +8,10 @@ needing an upgrade, a release below n-1 or nearing EOL, a partner request, or ap
 that must move together). Each upgrade to start is planned in the earliest change window of
 the cluster's region (SME: its publishing region) and follows the state machine
 proposed -> notified -> scheduled -> done / cancelled, with an e-mail + `.ics` notice per step.
-The report (CSV + HTML) goes to `{data_dir}/reports/upgrades/<run id>/`.
+A notice names the window computed when it is sent. An announced window that closed without the
+target in the inventory is `missed`: the operator is alerted once and the upgrade re-planned with a
+new notice (same UID, higher SEQUENCE). Emergencies are also started by the daily
+`upgrade_emergency_check`. The report (CSV + HTML) goes to `{data_dir}/reports/upgrades/<run id>/`.
 
 Params: `as_of`, `customers`, `announce_release` (what-if "16.0 SU1": report only, nothing
 recorded or sent), `dry_run` (decide and report; record and send nothing).

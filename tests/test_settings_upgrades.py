@@ -24,6 +24,7 @@ def test_the_shipped_settings(fresh: Path, data_dir: Path) -> None:
     assert set(settings.operator_start_trains) == {"n-2", "unsupported"}
     assert settings.path("advisory_feed") == data_dir / "upgrades" / "advisories.json"
     assert settings.path("reports_folder") == data_dir / "reports" / "upgrades"
+    assert settings.emergency_check_schedule == "0 7 * * *" and settings.missed_grace_hours == 2
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,8 @@ def test_the_shipped_settings(fresh: Path, data_dir: Path) -> None:
         ("  - [CUCM, IMP, CUCxN]", "  - [CUCM]", "move_together"),
         ("operator_start_trains: [n-2, unsupported]", "operator_start_trains: [n-3]", "operator_start_trains"),
         ("required_feeds: [advisory_feed]", "required_feeds: [tac]", "required_feeds"),
+        ("missed_grace_hours: 2", "missed_grace_hours: -1", "missed_grace_hours"),
+        ('emergency_check_schedule: "0 7 * * *"', 'emergency_check_schedule: ""', "emergency_check_schedule"),
     ],
 )
 def test_bad_values_name_the_file_and_field(fresh: Path, old: str, new: str, field: str) -> None:

@@ -85,3 +85,42 @@ def test_completion_and_emergency() -> None:
     urgent = upgrade_notice(_plan(emergency=True), CUSTOMER, "notice", at=AT, organizer="o@x")
     assert urgent is not None and urgent.subject.startswith("Emergency upgrade")
     assert "cannot be rescheduled" in urgent.html
+
+
+def test_a_replan_updates_the_same_event_and_says_the_reschedule_is_used() -> None:
+    notice = upgrade_notice(
+        _plan(sequence=1, reschedules=1),
+        CUSTOMER,
+        "replan",
+        at=AT,
+        organizer="o@x",
+        answer_by=AT + timedelta(days=3),
+        note="The upgrade was not carried out in its window.",
+    )
+    assert notice is not None and notice.subject.startswith("Re-planned upgrade")
+    assert notice.dedupe_key == dedupe_key("A004-cucm~15.0SU2~20261026", "replan", 1)
+    ics = _ics(notice)
+    assert "METHOD:REQUEST" in ics and "SEQUENCE:1" in ics
+    assert f"UID:{calendar_uid('A004-cucm~15.0SU2~20261026')}" in ics
+    assert "has been used" in notice.html and "not carried out" in notice.html
+    fresh = upgrade_notice(_plan(sequence=1), CUSTOMER, "replan", at=AT, organizer="o@x", answer_by=AT)
+    assert fresh is not None and "may be rescheduled once" in fresh.html
+    urgent = upgrade_notice(_plan(sequence=1, emergency=True), CUSTOMER, "replan", at=AT, organizer="o@x")
+    assert urgent is not None and urgent.subject.startswith("Re-planned emergency upgrade")
+
+
+def test_the_missed_alert_goes_to_the_operator_once_per_miss_and_escapes_what_it_shows() -> None:
+    from di_ops.upgrade_notices import missed_alert
+
+    plan = _plan(customer_id="<b>A004</b>", sequence=2)
+    alert = missed_alert(
+        plan, to=["ops@x", "ops@x"], reason="<script>alert(1)</script>", next_window=None, pending="no contacts"
+    )
+    assert alert.to == ("ops@x",) and alert.kind == "upgrade_missed" and alert.attachments == {}
+    assert alert.dedupe_key == "upgrade:A004-cucm~15.0SU2~20261026:missed:2"
+    assert "<script>" not in alert.html and "&lt;script&gt;" in alert.html and "&lt;b&gt;A004" in alert.html
+    assert "Not re-planned yet: no contacts" in alert.html
+    assert alert.subject.startswith("MISSED upgrade window: CUCM A004-cucm")
+    start = datetime(2026, 11, 9, 20, 0, tzinfo=UTC)
+    replanned = missed_alert(plan, to=["ops@x"], reason="r", next_window=(start, start + timedelta(hours=9)))
+    assert "Re-planned for 2026-11-09 21:00 CET (2026-11-09 20:00 UTC)" in replanned.html

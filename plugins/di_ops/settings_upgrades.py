@@ -22,6 +22,13 @@ class UpgradeSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schedule: str = Field(min_length=1)
+    # upgrade_emergency_check: the daily look for emergency changes (DOMAIN.md §1/§2: an emergency may run
+    # at once or in the next window, so a critical advisory may not wait for the weekly sweep).
+    emergency_check_schedule: str = Field(default="0 7 * * *", min_length=1)
+    # How long after an announced window closes the inventory may take to show an upgrade done in it
+    # (inventory_sync runs hourly; an unchanged fleet keeps its older snapshot). After it, a window
+    # without the target in the inventory is missed (DOMAIN.md §2).
+    missed_grace_hours: float = Field(default=2, ge=0, le=72)
     advisory_feed: str = Field(min_length=1)
     partner_requests: str = Field(min_length=1)
     required_feeds: tuple[FeedName, ...] = ("advisory_feed",)

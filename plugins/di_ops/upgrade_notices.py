@@ -1,9 +1,11 @@
-"""The e-mails of a planned upgrade: notice, rescheduled notice, cancellation, completion (pure data).
+"""The e-mails of a planned upgrade: notice, rescheduled or re-planned notice, cancellation, completion,
+and the operator's alert of a missed window (pure data).
 
-Source: DOMAIN.md §2 (notice with the partner's answer deadline; one reschedule; notices go to
-the partner and the customer contacts on file). The calendar event keeps one UID per upgrade;
-every update carries a higher SEQUENCE, a cancellation is METHOD:CANCEL (RFC 5546). Times are
-shown in the window region's local time and in UTC. Sending lives in ``di_ops.adapters.mail``.
+Source: DOMAIN.md §2 (notice with the partner's answer deadline; one reschedule; a change not carried
+out in its window is flagged and re-planned with a new notice; notices go to the partner and the
+customer contacts on file). The calendar event keeps one UID per upgrade; every update (reschedule,
+re-plan after a missed window) carries a higher SEQUENCE, a cancellation is METHOD:CANCEL (RFC 5546).
+Times are shown in the window region's local time and in UTC. Sending lives in ``di_ops.adapters.mail``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any, Literal
 from di_ops.notices import CalendarEvent, Notice, ics_text, local_and_utc
 from di_ops.settings import regions_config
 
-Kind = Literal["notice", "reschedule", "cancel", "done"]
+Kind = Literal["notice", "reschedule", "replan", "cancel", "done"]
 _TITLES = {
     "notice": "Planned upgrade",
     "reschedule": "Rescheduled upgrade",
+    "replan": "Re-planned upgrade",
     "cancel": "Cancelled upgrade",
     "done": "Completed upgrade",
 }
@@ -30,7 +33,7 @@ def recipients(contacts: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(sorted({str(c["email"]).strip().lower() for c in contacts if c.get("email")}))
 
 
-def dedupe_key(upgrade_id: str, kind: Kind, sequence: int) -> str:
+def dedupe_key(upgrade_id: str, kind: Kind | Literal["missed"], sequence: int) -> str:
     return f"upgrade:{upgrade_id}:{kind}:{sequence}"
 
 
@@ -66,6 +69,8 @@ def upgrade_notice(
     title = _TITLES[kind]
     if kind == "notice" and plan.get("emergency"):
         title = "Emergency upgrade"
+    elif kind == "replan" and plan.get("emergency"):
+        title = "Re-planned emergency upgrade"
     subject = f"{title}: {plan['application']} {plan['cluster_id']} to {plan['target']}"
     if kind != "done":
         subject += f", window {local_and_utc(start, zone)}"
@@ -77,18 +82,20 @@ def upgrade_notice(
         f"<p>From {escape(plan['from_version'])} to <b>{escape(plan['target'])}</b>.</p>",
         f"<p>Maintenance window ({escape(plan['window_region'])}): {escape(window_text)}.</p>",
     ]
-    if kind in {"notice", "reschedule"}:
+    if kind in {"notice", "reschedule", "replan"}:
         if triggers:
             lines.append(f"<p>Why:</p><ul>{triggers}</ul>")
         if plan.get("emergency"):
             lines.append("<p><b>Emergency change</b>: it cannot be rescheduled (DOMAIN.md §2).</p>")
-        elif kind == "notice":
+        elif kind in {"notice", "replan"}:
             if answer_by is not None:
-                lines.append(
-                    f"<p>Please answer a conflict by {escape(local_and_utc(answer_by, zone))}. The date may be "
-                    "rescheduled once, no later than 7 days before the window, onto another operator window "
-                    "of the region.</p>"
+                once = (
+                    "The one reschedule allowed has been used."
+                    if int(plan.get("reschedules") or 0) >= 1
+                    else "The date may be rescheduled once, no later than 7 days before the window, onto another "
+                    "operator window of the region."
                 )
+                lines.append(f"<p>Please answer a conflict by {escape(local_and_utc(answer_by, zone))}. {once}</p>")
         else:
             lines.append("<p>This was the one reschedule allowed; the date cannot be moved again.</p>")
     if note:
@@ -117,4 +124,51 @@ def upgrade_notice(
         subject=subject,
         html="\n".join(lines),
         attachments=attachments,
+    )
+
+
+_MISSED_HTML = """\
+<h2>Missed upgrade window: {{ plan.application }} cluster {{ plan.cluster_id }}</h2>
+<p>Customer {{ plan.customer_id }}; upgrade <code>{{ plan.upgrade_id }}</code>, {{ plan.from_version }} to
+<b>{{ plan.target }}</b>{% if plan.emergency %} (emergency change){% endif %}.</p>
+<p>The window {{ window }} ({{ plan.window_region }}) has closed and the inventory does not show the target:
+{{ reason }}</p>
+{% if next_window %}<p>Re-planned for {{ next_window }}; a new notice goes to the partner and the customer.</p>
+{% else %}<p>Not re-planned yet: {{ pending }}</p>{% endif %}
+<p>DOMAIN.md §2: a change not carried out in its window is flagged and re-planned with a new notice.</p>
+"""
+
+
+def missed_alert(
+    plan: Mapping[str, Any],
+    *,
+    to: Iterable[str],
+    reason: str,
+    next_window: tuple[datetime, datetime] | None,
+    pending: str = "",
+) -> Notice:
+    """The operator's alert (``pipelines.yaml: alerts.to``) that an upgrade missed its window; once per miss.
+
+    ``plan`` is the plan as it was announced (its window and SEQUENCE before the re-plan): the dedupe key
+    ``upgrade:<id>:missed:<sequence>`` makes a retry or a later sweep send nothing twice, and a second
+    miss of the re-planned window (a higher SEQUENCE) alert again.
+    """
+    from di_ops.templating import environment
+
+    zone = zone_of(plan["window_region"])
+    window = f"{local_and_utc(plan['window_start'], zone)} to {local_and_utc(plan['window_end'], zone)}"
+    later = f"{local_and_utc(next_window[0], zone)} to {local_and_utc(next_window[1], zone)}" if next_window else ""
+    html = (
+        environment()
+        .from_string(_MISSED_HTML)
+        .render(plan=plan, window=window, reason=reason, next_window=later, pending=pending)
+    )
+    return Notice(
+        dedupe_key=dedupe_key(plan["upgrade_id"], "missed", int(plan["sequence"])),
+        kind="upgrade_missed",
+        entity=plan["cluster_id"],
+        to=tuple(dict.fromkeys(to)),
+        subject=f"MISSED upgrade window: {plan['application']} {plan['cluster_id']} to {plan['target']}, "
+        f"window {local_and_utc(plan['window_start'], zone)}",
+        html=html,
     )

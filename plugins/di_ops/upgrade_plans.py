@@ -8,37 +8,55 @@ included). Every rule comes from ``di_ops.rules``; which clusters need an upgrad
 
     proposed --notify--> notified --schedule--> scheduled --complete--> done
         \\                  |  \\--reschedule (once)--> scheduled      /
-         \\--cancel--> cancelled <--cancel-- (proposed|notified|scheduled)
+         \\                 \\------miss------> missed <--miss--/ --complete--> done
+          \\                                  |--replan--> notified (new window, new notice)
+           \\--cancel--> cancelled <--cancel-- (proposed|notified|scheduled|missed)
 
 Choices made here: a reschedule lands in ``scheduled`` (the partner chose the
-date); ``complete`` is accepted from ``notified`` or ``scheduled`` (the inventory shows the
-target release); ``done`` and ``cancelled`` are final.
+date); ``complete`` is accepted from ``notified``, ``scheduled`` or ``missed`` (the inventory
+shows the target release); a window that closed without the target in the inventory is
+``missed`` and is re-planned with a new notice (DOMAIN.md §2: "flagged and re-planned (with a
+new notice) the moment it is known"); ``done`` and ``cancelled`` are final.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from di_ops.rules.change import reschedule_refusal, reschedule_window, upgrade_change_window
 from di_ops.rules.common import require_aware
 from di_ops.rules.maintenance import Window, next_window, window_opening_on
-from di_ops.upgrade_triggers import Verdict
 
-State = Literal["proposed", "notified", "scheduled", "done", "cancelled"]
-Action = Literal["propose", "notify", "schedule", "reschedule", "complete", "cancel"]
+State = Literal["proposed", "notified", "scheduled", "missed", "done", "cancelled"]
+Action = Literal["propose", "notify", "schedule", "reschedule", "miss", "replan", "complete", "cancel"]
+WindowState = Literal["open", "awaiting_inventory", "closed"]
 
-OPEN_STATES: frozenset[str] = frozenset({"proposed", "notified", "scheduled"})
+OPEN_STATES: frozenset[str] = frozenset({"proposed", "notified", "scheduled", "missed"})
+# states whose window was announced: once it has closed, the upgrade is done or missed
+ANNOUNCED_STATES: frozenset[str] = frozenset({"notified", "scheduled"})
 # action -> (states it may start from, state it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "notify": (frozenset({"proposed"}), "notified"),
     "schedule": (frozenset({"notified"}), "scheduled"),
     "reschedule": (frozenset({"notified", "scheduled"}), "scheduled"),
-    "complete": (frozenset({"notified", "scheduled"}), "done"),
+    "miss": (ANNOUNCED_STATES, "missed"),
+    "replan": (frozenset({"missed"}), "notified"),
+    "complete": (frozenset({"notified", "scheduled", "missed"}), "done"),
     "cancel": (frozenset(OPEN_STATES), "cancelled"),
 }
+
+
+class Plannable(Protocol):
+    """What a window is planned from: a verdict of the sweep or a stored plan."""
+
+    @property
+    def window_region(self) -> str: ...
+
+    @property
+    def emergency(self) -> bool: ...
 
 
 class _Frozen(BaseModel):
@@ -73,11 +91,14 @@ class Outcome(_Frozen):
 # --- planning and the state machine ---------------------------------------------------------
 
 
-def plan_window(verdict: Verdict, notice_at: datetime) -> Window:
-    """The window of a new upgrade: the first weekday window >= 10 business days after the notice;
-    an emergency takes the next window of any day.
+def plan_window(verdict: Plannable, notice_at: datetime) -> Window:
+    """The window a notice sent at ``notice_at`` names: the first weekday window >= 10 business days
+    after it; an emergency takes the next window of any day. Either way it opens at or after ``notice_at``.
 
-    Source: DOMAIN.md §2 (upgrade notice) via ``upgrade_change_window``; §1 (emergency changes).
+    Called again at the moment a notice is really sent (a plan that waited in ``proposed`` or is
+    re-planned after a missed window gets a new one): the notice period counts from the sending.
+    Source: DOMAIN.md §2 (upgrade notice; notice period from the sending) via
+    ``upgrade_change_window``; §1 (emergency changes).
     """
     if verdict.emergency:
         return next_window(verdict.window_region, notice_at, allow_weekend=True)
@@ -90,15 +111,50 @@ def upgrade_id_for(cluster_id: str, target: str, window_start: datetime) -> str:
     return f"{cluster_id}~{compact}~{window_start:%Y%m%d}"
 
 
+def window_state(window_end: datetime, as_of: datetime, inventory_at: datetime, grace: timedelta) -> WindowState:
+    """Whether an announced window can be judged: ``open`` until it closes; then ``closed`` once the
+    inventory is known to describe the fleet after the window, else ``awaiting_inventory``.
+
+    The inventory describes the fleet after the window when its snapshot was taken at or after the
+    window's end (a window does not contain its closing instant, DOMAIN.md §0), or when ``grace``
+    has passed since the end: inventory snapshots are stored only when the exports change, so an
+    untouched fleet (the upgrade not done) keeps an older snapshot; the sync runs hourly and
+    ``grace`` (setting ``missed_grace_hours``) is how long it may take to show a change.
+    """
+    for name, value in (("window_end", window_end), ("as_of", as_of), ("inventory_at", inventory_at)):
+        require_aware(value, name)
+    end = window_end.astimezone(UTC)
+    if as_of.astimezone(UTC) < end:
+        return "open"
+    if inventory_at.astimezone(UTC) >= end or as_of.astimezone(UTC) >= end + grace:
+        return "closed"
+    return "awaiting_inventory"
+
+
+def replan(plan: Plan, window: Window, *, reason: str) -> Outcome:
+    """A missed upgrade in a new window: ``notified`` again, its notice one SEQUENCE higher (same UID).
+
+    Source: DOMAIN.md §2 (re-planned with a new notice; the window of a notice has not begun).
+    """
+    allowed, target = TRANSITIONS["replan"]
+    if plan.state not in allowed:
+        return _refuse(plan, "replan", f"cannot replan upgrade {plan.upgrade_id}: it is {plan.state}")
+    new = plan.model_copy(
+        update={"state": target, "window_start": window.start, "window_end": window.end, "sequence": plan.sequence + 1}
+    )
+    return Outcome(action="replan", accepted=True, from_state=plan.state, to_state=target, reason=reason, plan=new)
+
+
 def _refuse(plan: Plan | None, action: Action, reason: str) -> Outcome:
     state = plan.state if plan else None
     return Outcome(action=action, accepted=False, from_state=state, to_state=state, reason=reason, plan=plan)
 
 
 def transition(plan: Plan, action: Action, *, reason: str = "") -> Outcome:
-    """Apply ``notify``, ``schedule``, ``complete`` or ``cancel``; an invalid transition is refused with the reason."""
-    if action not in TRANSITIONS or action == "reschedule":
-        return _refuse(plan, action, f"{action!r} is not a transition handled here; use reschedule() for reschedules")
+    """Apply ``notify``, ``schedule``, ``miss``, ``complete`` or ``cancel``; an invalid transition is refused
+    with the reason."""
+    if action not in TRANSITIONS or action in {"reschedule", "replan"}:
+        return _refuse(plan, action, f"{action!r} is not a transition handled here; use {action}() instead")
     allowed, target = TRANSITIONS[action]
     if plan.state not in allowed:
         return _refuse(

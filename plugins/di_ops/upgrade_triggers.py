@@ -274,8 +274,8 @@ def _groups(verdicts: list[Verdict], groups: Sequence[Sequence[str]]) -> list[tu
 
 def _move_together(verdicts: list[Verdict], groups: Sequence[Sequence[str]]) -> dict[str, dict[str, Any]]:
     """cluster_id -> changes: the flag of a group split over releases, and the move_together trigger of a
-    cluster whose group companions are upgraded to a later release than its own (same window: the lead's
-    emergency flag is inherited)."""
+    cluster whose group companions are upgraded to a later release than its own, or to the same one as an
+    emergency change (same window: the lead's emergency flag is inherited)."""
     changes: dict[str, dict[str, Any]] = {}
     for customer_id, members in _groups(verdicts, groups):
         names = ", ".join(dict.fromkeys(m.application for m in members))
@@ -290,12 +290,12 @@ def _move_together(verdicts: list[Verdict], groups: Sequence[Sequence[str]]) -> 
         if lead_target is None:
             continue
         for v in members:
-            if v in leads and v.target == lead_target:
+            others = [m for m in leads if m.cluster_id != v.cluster_id]
+            emergency = any(m.emergency for m in others)
+            if v in leads and v.target == lead_target and (v.emergency or not emergency):
                 continue
             if not is_newer(lead_target, v.version):
                 continue
-            others = [m for m in leads if m.cluster_id != v.cluster_id]
-            emergency = any(m.emergency for m in others)
             trigger = Trigger(
                 kind="move_together",
                 reason=f"moves together with {', '.join(m.cluster_id for m in others)} to {lead_target}"

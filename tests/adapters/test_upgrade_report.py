@@ -72,3 +72,29 @@ def test_the_csv_quotes_hostile_ids_so_no_cell_starts_a_formula(tmp_path: Path) 
     for row in read:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), row
+
+
+def test_missed_windows_are_a_section_and_a_column(tmp_path: Path) -> None:
+    assert COLUMNS[-1] == "window_note"
+    missed = [
+        {
+            "customer_id": "A2",
+            "cluster_id": "A2-cucm",
+            "upgrade_id": "A2-cucm~15.0SU2~20260615",
+            "window_start": "2026-06-15T19:00:00+00:00",
+            "window_end": "2026-06-16T04:00:00+00:00",
+            "reason": "shows <img src=x onerror=alert(1)>",
+            "state": "notified",
+            "new_window_start": "2026-06-30T19:00:00+00:00",
+        }
+    ]
+    rows = [*ROWS[:1], {**ROWS[1], "window_note": "=missed window"}]
+    write_html(tmp_path / "u.html", rows, title="t", missed=missed)
+    html = (tmp_path / "u.html").read_text(encoding="utf-8")
+    assert "<h2>Missed windows</h2>" in html and "2026-06-30T19:00:00+00:00" in html
+    assert "<img" not in html and "&lt;img" in html
+    write_html(tmp_path / "none.html", ROWS, title="t")
+    assert "None in this run." in (tmp_path / "none.html").read_text(encoding="utf-8")
+    write_csv(tmp_path / "u.csv", rows)
+    with (tmp_path / "u.csv").open(encoding="utf-8", newline="") as fh:
+        assert [r["window_note"] for r in csv.DictReader(fh)] == ["", "'=missed window"]

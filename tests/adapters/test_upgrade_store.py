@@ -102,3 +102,13 @@ def test_outcomes_change_the_plan_only_from_the_expected_state(engine: Engine) -
     assert run_events(engine, "r", "r2", "reschedule")[0]["reason"].startswith("already rescheduled 1")
     assert latest_plans(engine, ["A004-cucm"])["A004-cucm"]["upgrade_id"] == model.upgrade_id
     assert count_rows(engine, "audit_log") == 4
+
+
+def test_the_snapshot_time_comes_back_aware_utc(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from di_ops.adapters.upgrade_store import snapshot_taken_at
+    from tests.pipelines.upgrades_fleet import load_inventory, write_inventory
+
+    taken = datetime(2026, 6, 16, 4, 0, tzinfo=UTC)  # inventory_sync stores its run's instant in UTC
+    snapshot = load_inventory(engine, write_inventory(tmp_path / "inv"), taken)
+    assert snapshot_taken_at(engine, snapshot) == datetime(2026, 6, 16, 4, 0, tzinfo=UTC)
+    assert snapshot_taken_at(engine, snapshot).utcoffset() == timedelta(0)

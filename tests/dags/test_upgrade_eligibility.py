@@ -115,7 +115,8 @@ def test_weekly_sweeps_plan_notify_schedule_complete_and_cancel_once(
     assert len(_mails(smtp_sink)) == len(UPGRADES)
     assert count_rows(engine, "upgrade_plans") == len(UPGRADES)
 
-    # week 2: A003's CUCM now runs 15.0 SU2 and the partner withdrew TAC-123 → done + completion, cancel + CANCEL
+    # week 2: A003's CUCM now runs 15.0 SU2 and the partner withdrew TAC-123 → done + completion, cancel + CANCEL;
+    # A005's emergency window (Mon 1 June night) passed without 15.0 SU2 → missed: alert + re-planned notice
     load_inventory(engine, write_inventory(tmp_path / "inv2", {"A003-cucm": "15.0 SU2"}), AS_OF + timedelta(days=7))
     write_feeds(data_dir, requests=[])
     _, report = _run(dag, AS_OF + timedelta(days=7))
@@ -123,8 +124,18 @@ def test_weekly_sweeps_plan_notify_schedule_complete_and_cancel_once(
     assert plans["A003-cucm"]["state"] == "done"
     assert plans["A006-imp"]["state"] == "cancelled"
     assert plans["A004-cucm"]["state"] == "scheduled"  # the answer deadline passed without a conflict
+    assert plans["A005-cucm"]["state"] == "notified" and plans["A005-cucm"]["sequence"] == 1
+    assert plans["A005-cucm"]["window_start"] == AS_OF.replace(day=8, hour=19)  # the next window: Mon 8 June
+    assert report["missed"] == 2
     new = _mails(smtp_sink)[len(UPGRADES) :]
-    assert sorted(m["Subject"].split(":")[0] for m in new) == ["Cancelled upgrade", "Completed upgrade"]
+    assert sorted(m["Subject"].split(":")[0] for m in new) == [
+        "Cancelled upgrade",
+        "Completed upgrade",
+        "MISSED upgrade window",
+        "MISSED upgrade window",
+        "Re-planned emergency upgrade",
+        "Re-planned emergency upgrade",
+    ]
     cancel = next(m for m in new if m["Subject"].startswith("Cancelled"))
     cancel_ics = _ics(cancel)
     assert "METHOD:CANCEL" in cancel_ics and "SEQUENCE:1" in cancel_ics and "STATUS:CANCELLED" in cancel_ics
@@ -132,7 +143,7 @@ def test_weekly_sweeps_plan_notify_schedule_complete_and_cancel_once(
 
     # week 2 again: still nothing twice
     _run(dag, AS_OF + timedelta(days=7))
-    assert len(_mails(smtp_sink)) == len(UPGRADES) + 2
+    assert len(_mails(smtp_sink)) == len(UPGRADES) + 6
 
 
 def test_dry_run_for_some_customers_records_and_sends_nothing(

@@ -1,5 +1,6 @@
 """Demo part of the upgrade sweeps: a security-advisory feed and partner requests for the demo fleet
-(whose customers run mixed releases: 15.0 SU2/SU1, 14.0 SU4/SU3, 12.5 SU7a, 11.5 SU9), swept once.
+(whose customers run mixed releases: 15.0 SU2/SU1, 14.0 SU4/SU3, 12.5 SU7a, 11.5 SU9), swept once, and a
+dry run of the daily emergency check.
 
 Notices land in ``.data/outbox/*.eml`` (the demo SMTP sink); the report in
 ``.data/reports/upgrades/<run id>/upgrades.html``.
@@ -54,5 +55,10 @@ def prepare(data_dir: Path) -> None:
     write_feeds(data_dir)
 
 
-# Queued after inventory_sync; if it starts first it finds no snapshot and retries.
-DEMO_RUNS: list[tuple[str, dict[str, object]]] = [("upgrade_eligibility", {})]
+# Queued after inventory_sync; if it starts first it finds no snapshot and retries. The daily emergency
+# check is queued as a dry run (it may run next to the weekly sweep): its report shows what it would do;
+# its daily schedule (07:00 UTC) then runs it for real.
+DEMO_RUNS: list[tuple[str, dict[str, object]]] = [
+    ("upgrade_eligibility", {}),
+    ("upgrade_emergency_check", {"dry_run": True}),
+]

@@ -1,8 +1,10 @@
 """The upgrade eligibility report: one CSV row per cluster and an HTML page for managers.
 
 Per cluster: verdict (train, may stay), target, triggers, move-together flag, planned window
-(local and UTC) and the plan's state. Summary: counts per train and region. Deterministic:
-the same rows give the same bytes (no clock inside).
+(local and UTC), the plan's state and what happened to an announced window in this run
+(``window_note``). Summary: counts per train and region; a "Missed windows" section lists the
+upgrades found not carried out in their window (DOMAIN.md §2) and the windows awaiting the
+inventory. Deterministic: the same rows give the same bytes (no clock inside).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ COLUMNS = (
     "state",
     "window_local",
     "window_utc",
+    "window_note",
 )
 TRAIN_ORDER = ("n", "n-1", "n-2", "unsupported", "unknown", "not assessed")
 
@@ -71,7 +74,40 @@ def _table(headers: Sequence[str], body: Sequence[Sequence[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>"
 
 
-def write_html(path: Path, rows: Sequence[Mapping[str, Any]], *, title: str, notes: Sequence[str] = ()) -> None:
+_WINDOWS_HTML = """\
+<h2>Missed windows</h2>
+{% if missed %}<p>{{ missed | length }} upgrade(s) not carried out in their window: the operator was alerted and
+each is re-planned with a new notice.</p>
+<table><thead><tr><th>customer</th><th>cluster</th><th>upgrade</th><th>missed window (UTC)</th><th>why</th>
+<th>state now</th><th>new window (UTC)</th></tr></thead><tbody>
+{% for m in missed %}<tr><td>{{ m.customer_id }}</td><td>{{ m.cluster_id }}</td><td>{{ m.upgrade_id }}</td>
+<td>{{ m.window_start }} - {{ m.window_end }}</td><td>{{ m.reason }}</td><td>{{ m.state }}</td>
+<td>{{ m.new_window_start or "not re-planned yet (no contacts)" }}</td></tr>
+{% endfor %}</tbody></table>
+{% else %}<p>None in this run.</p>{% endif %}
+{% if awaiting %}<p>Closed windows awaiting an inventory snapshot taken after them:</p><ul>
+{% for a in awaiting %}<li>{{ a.cluster_id }} ({{ a.upgrade_id }}): window closed {{ a.window_end }}; snapshot
+{{ a.snapshot_id }} taken {{ a.snapshot_taken_at }}; judged by {{ a.judged_by }}</li>
+{% endfor %}</ul>{% endif %}
+"""
+
+
+def windows_html(missed: Sequence[Mapping[str, Any]], awaiting: Sequence[Mapping[str, Any]]) -> str:
+    """The report's "Missed windows" section (Jinja2, autoescaped)."""
+    from di_ops.templating import environment
+
+    return environment().from_string(_WINDOWS_HTML).render(missed=list(missed), awaiting=list(awaiting))
+
+
+def write_html(
+    path: Path,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    title: str,
+    notes: Sequence[str] = (),
+    missed: Sequence[Mapping[str, Any]] = (),
+    awaiting: Sequence[Mapping[str, Any]] = (),
+) -> None:
     summary = counts(rows)
     regions = sorted(summary["by_region"])
     trains = [t for t in TRAIN_ORDER if t in summary["by_train"]]
@@ -94,6 +130,7 @@ def write_html(path: Path, rows: Sequence[Mapping[str, Any]], *, title: str, not
             r["state"],
             r["window_local"],
             r["window_utc"],
+            r.get("window_note", ""),
         ]
         for r in rows
     ]
@@ -111,6 +148,7 @@ def write_html(path: Path, rows: Sequence[Mapping[str, Any]], *, title: str, not
             f"{summary['move_together_flags']} clusters flagged for releases that must move together.</p>",
             "<h2>Clusters per train and region</h2>",
             _table(["train", *regions, "total"], cross),
+            windows_html(missed, awaiting),
             "<h2>Clusters</h2>",
             _table(
                 [
@@ -127,6 +165,7 @@ def write_html(path: Path, rows: Sequence[Mapping[str, Any]], *, title: str, not
                     "state",
                     "window (local)",
                     "window (UTC)",
+                    "window note",
                 ],
                 detail,
             ),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from di_ops.db.tables_upgrades import upgrade_events, upgrade_plans
 from di_ops.upgrade_plans import OPEN_STATES, Outcome, Plan
@@ -133,18 +134,24 @@ def create_plan(engine: Engine, row: Mapping[str, Any], *, dag_id: str, run_id: 
         actor=None,
         detail={"target": row["target"], "window_start": row["window_start"].isoformat()},
     )
-    with engine.begin() as conn:
-        clash = conn.execute(
-            select(upgrade_plans.c.upgrade_id).where(
-                (upgrade_plans.c.upgrade_id == row["upgrade_id"])
-                | ((upgrade_plans.c.cluster_id == row["cluster_id"]) & upgrade_plans.c.state.in_(sorted(OPEN_STATES)))
-            )
-        ).first()
-        if clash is not None:
-            return False
-        conn.execute(insert(upgrade_plans).values(**_utc_values(row)))
-        conn.execute(insert(upgrade_events).values(**event))
-        conn.execute(insert(audit_log).values(**audit))
+    try:
+        with engine.begin() as conn:
+            clash = conn.execute(
+                select(upgrade_plans.c.upgrade_id).where(
+                    (upgrade_plans.c.upgrade_id == row["upgrade_id"])
+                    | (
+                        (upgrade_plans.c.cluster_id == row["cluster_id"])
+                        & upgrade_plans.c.state.in_(sorted(OPEN_STATES))
+                    )
+                )
+            ).first()
+            if clash is not None:
+                return False
+            conn.execute(insert(upgrade_plans).values(**_utc_values(row)))
+            conn.execute(insert(upgrade_events).values(**event))
+            conn.execute(insert(audit_log).values(**audit))
+    except IntegrityError:  # the weekly sweep and the daily check planned the same upgrade at once
+        return False
     return True
 
 
@@ -202,6 +209,19 @@ def record_outcome(
                 raise RuntimeError(f"upgrade {upgrade_id} changed under us (expected state {outcome.from_state})")
         conn.execute(insert(upgrade_events).values(**event))
         conn.execute(insert(audit_log).values(**audit))
+
+
+def snapshot_taken_at(engine: Engine, snapshot_id: str) -> datetime:
+    """When the inventory snapshot was stored (its content first seen by ``inventory_sync``), aware UTC."""
+    from di_ops.db.schema import inventory_snapshots
+
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(inventory_snapshots.c.created_at).where(inventory_snapshots.c.snapshot_id == snapshot_id)
+        ).scalar_one()
+    taken = utc(value)
+    assert taken is not None
+    return taken
 
 
 def run_events(engine: Engine, dag_id: str, run_id: str, action: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ upgrade_plans = Table(
     Column("target", String(32), nullable=False),
     Column("triggers", JSON, nullable=False),  # list of {kind, reason, target, emergency}
     Column("emergency", Boolean, nullable=False),
-    Column("state", String(16), nullable=False),  # proposed | notified | scheduled | done | cancelled
+    Column("state", String(16), nullable=False),  # proposed | notified | scheduled | missed | done | cancelled
     Column("window_start", DateTime(timezone=True), nullable=False),
     Column("window_end", DateTime(timezone=True), nullable=False),
     Column("reschedules", Integer, nullable=False),
@@ -41,7 +41,8 @@ upgrade_events = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("upgrade_id", String(200), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("action", String(32), nullable=False),  # propose | notify | schedule | reschedule | complete | cancel
+    # propose | notify | schedule | reschedule | miss | replan | complete | cancel
+    Column("action", String(32), nullable=False),
     Column("accepted", Boolean, nullable=False),
     Column("from_state", String(16), nullable=True),
     Column("to_state", String(16), nullable=True),

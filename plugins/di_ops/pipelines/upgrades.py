@@ -1,8 +1,9 @@
-"""Task bodies of the ``upgrade_eligibility`` and ``upgrade_reschedule`` DAGs.
+"""Task bodies of the ``upgrade_eligibility``, ``upgrade_emergency_check`` and ``upgrade_reschedule`` DAGs.
 
 Sweep: pin the inventory snapshot, assess every cluster (``di_ops.upgrade_plans``), write
-``assessment.json`` into the run's report folder. Apply: drive each planned upgrade through
-its state machine (propose, notify, schedule, complete, cancel) with its notices, once.
+``assessment.json`` into the run's report folder (the daily check marks it ``scope: emergency``).
+Apply (``di_ops.pipelines.upgrade_apply``): drive each planned upgrade through its state machine
+(propose, notify, schedule, miss, replan, complete, cancel) with its notices, once.
 Report: CSV + HTML. Reschedule: the partner's one reschedule, or the refusal with its reason.
 """
 
@@ -22,6 +23,7 @@ from di_ops.settings_upgrades import upgrade_settings
 log = logging.getLogger(__name__)
 
 ELIGIBILITY_DAG_ID = "upgrade_eligibility"
+EMERGENCY_CHECK_DAG_ID = "upgrade_emergency_check"
 RESCHEDULE_DAG_ID = "upgrade_reschedule"
 
 
@@ -115,8 +117,13 @@ def sweep(
     started_at: datetime,
     customers: list[str] | None,
     announce: str | None,
+    emergency_only: bool = False,
 ) -> dict[str, Any]:
-    """Assess the pinned fleet; write ``assessment.json`` to the run folder; return counts and the folder."""
+    """Assess the pinned fleet; write ``assessment.json`` to the run folder; return counts and the folder.
+
+    ``emergency_only`` (the daily check): every trigger is still assessed (an open plan whose trigger
+    went away is cancelled as on Mondays), but only emergency upgrades are started (DOMAIN.md §1/§2).
+    """
     from di_ops.adapters.opsdb import ops_engine
     from di_ops.upgrade_triggers import assess_fleet
 
@@ -152,11 +159,18 @@ def sweep(
         "snapshot_id": inventory["snapshot_id"],
         "customers": sorted(ids),
         "what_if": what_if,
+        "scope": "emergency" if emergency_only else "all",
         "verdicts": [{**v.model_dump(mode="json"), "upgrade": v.upgrade} for v in verdicts],
     }
     (folder / "assessment.json").write_text(json.dumps(payload, indent=1, sort_keys=True), encoding="utf-8")
-    upgrades = sum(1 for v in verdicts if v.upgrade)
-    log.info("assessed %d clusters of %d customers: %d upgrades to start", len(verdicts), len(ids), upgrades)
+    upgrades = sum(1 for v in verdicts if v.upgrade and (v.emergency or not emergency_only))
+    log.info(
+        "assessed %d clusters of %d customers: %d %supgrades to start",
+        len(verdicts),
+        len(ids),
+        upgrades,
+        "emergency " if emergency_only else "",
+    )
     return {"folder": str(folder), "clusters": len(verdicts), "upgrades": upgrades, "what_if": what_if}
 
 
@@ -179,156 +193,11 @@ def _send(engine: Any, notice: Any, *, dag_id: str, run_id: str, at: datetime) -
     return send_notice(engine, notice, dag_id=dag_id, run_id=run_id, now=at, dry_run=False)
 
 
-def _new_plan_row(verdict: Any, raw: dict[str, Any], *, as_of: datetime, run_id: str) -> dict[str, Any]:
-    from di_ops.upgrade_plans import plan_window, upgrade_id_for
-
-    window = plan_window(verdict, as_of)
-    return {
-        "upgrade_id": upgrade_id_for(verdict.cluster_id, verdict.target, window.start),
-        "customer_id": verdict.customer_id,
-        "cluster_id": verdict.cluster_id,
-        "application": verdict.application,
-        "window_region": verdict.window_region,
-        "from_version": verdict.version,
-        "target": verdict.target,
-        "triggers": [
-            {"kind": t["kind"], "reason": t["reason"], "target": t["target"], "emergency": t["emergency"]}
-            for t in raw["triggers"]
-            if t["starts_upgrade"]
-        ],
-        "emergency": verdict.emergency,
-        "state": "proposed",
-        "window_start": window.start.astimezone(UTC),
-        "window_end": window.end.astimezone(UTC),
-        "reschedules": 0,
-        "sequence": 0,
-        "notified_at": None,
-        "answer_by": None,
-        "created_at": as_of,
-        "updated_at": as_of,
-        "created_run_id": run_id,
-        "updated_run_id": run_id,
-    }
-
-
 def apply_plans(*, dag_id: str, run_id: str, as_of: datetime, folder: str, dry_run: bool) -> dict[str, Any]:
-    """Move every planned upgrade of the assessed customers one step, with its notice; write ``plans.json``.
+    """Move every planned upgrade one step with its notice (``di_ops.pipelines.upgrade_apply``)."""
+    from di_ops.pipelines.upgrade_apply import apply_plans as apply
 
-    New upgrade → proposed → notice sent → notified; answer deadline passed → scheduled; the inventory
-    shows the target → done (completion notice); the cluster left the inventory or no trigger remains →
-    cancelled (cancelling .ics). A dry run decides the same and records and sends nothing.
-    """
-    from di_ops.adapters.opsdb import ops_engine
-    from di_ops.adapters.upgrade_store import create_plan, latest_plans, open_plans, plan_model, record_outcome
-    from di_ops.rules.change import partner_answer_deadline
-    from di_ops.upgrade_notices import upgrade_notice
-    from di_ops.upgrade_plans import transition
-    from di_ops.upgrade_triggers import Verdict, is_newer
-
-    as_of = as_of.astimezone(UTC)
-    assessment = json.loads((Path(folder) / "assessment.json").read_text(encoding="utf-8"))
-    if assessment["what_if"]:
-        (Path(folder) / "plans.json").write_text("{}", encoding="utf-8")
-        return {"what_if": assessment["what_if"], "actions": {}}
-    engine = ops_engine()
-    settings = upgrade_settings()
-    inventory = _snapshot(engine, dag_id, run_id, as_of, as_of)
-    customers = {c["customer_id"]: c for c in inventory["customers"]}
-    raw_by_cluster = {v["cluster_id"]: v for v in assessment["verdicts"]}
-    verdicts = {cid: Verdict.model_validate(raw) for cid, raw in raw_by_cluster.items()}
-    scope = set(assessment["customers"])
-    actions: dict[str, int] = {}
-    prospective: dict[str, dict[str, Any]] = {}
-
-    def count(name: str) -> None:
-        actions[name] = actions.get(name, 0) + 1
-
-    plans = {cid: p for cid, p in open_plans(engine).items() if p["customer_id"] in scope}
-    for cid, candidate in verdicts.items():
-        if candidate.upgrade and cid not in plans:
-            row = _new_plan_row(candidate, raw_by_cluster[cid], as_of=as_of, run_id=run_id)
-            if dry_run or create_plan(engine, row, dag_id=dag_id, run_id=run_id, at=as_of):
-                count("propose")
-            plans[cid] = row
-    for cid, plan in sorted(plans.items()):
-        verdict = verdicts.get(cid)
-        customer = customers.get(plan["customer_id"], {"contacts": []})
-        model = plan_model(plan)
-        changes: dict[str, Any] = {}
-        reached = verdict is not None and not is_newer(plan["target"], verdict.version)
-        if verdict is None or reached or not verdict.upgrade:
-            if verdict is None:
-                why = "the cluster left the inventory"
-            elif reached:
-                why = f"the inventory shows {verdict.version}"
-            else:
-                why = "no trigger needs the upgrade any more"
-            if reached and plan["state"] != "proposed":
-                outcome = transition(model, "complete", reason=why)
-                notify_kind: str | None = "done"
-            else:  # nobody was told of a proposed plan: cancel it quietly
-                outcome = transition(model, "cancel", reason=why)
-                notify_kind = None if plan["state"] == "proposed" else "cancel"
-                if outcome.plan is not None:
-                    outcome = outcome.model_copy(
-                        update={"plan": outcome.plan.model_copy(update={"sequence": model.sequence + 1})}
-                    )
-        elif plan["state"] == "proposed":
-            outcome = transition(model, "notify", reason="notice sent to the partner and customer contacts")
-            notify_kind = "notice"
-            changes = {"notified_at": as_of, "answer_by": partner_answer_deadline(as_of).astimezone(UTC)}
-        elif plan["state"] == "notified" and plan["answer_by"] is not None and as_of >= plan["answer_by"]:
-            outcome = transition(model, "schedule", reason="the partner's answer deadline passed")
-            notify_kind = None
-        else:
-            prospective[cid] = plan
-            continue
-        new = {**plan, **changes, **(outcome.plan.model_dump() if outcome.plan else {})}
-        if not dry_run and notify_kind is not None:
-            notice = upgrade_notice(
-                new,
-                customer,
-                notify_kind,  # type: ignore[arg-type]
-                at=as_of,
-                organizer=settings.organizer,
-                answer_by=changes.get("answer_by"),
-                note=outcome.reason if notify_kind in {"done", "cancel"} else "",
-            )
-            result = _send(engine, notice, dag_id=dag_id, run_id=run_id, at=as_of)
-            count(f"{notify_kind}:{result}")
-            if result == "no_contacts" and notify_kind == "notice":
-                log.warning("upgrade %s: no contacts on file; stays proposed", plan["upgrade_id"])
-                prospective[cid] = plan
-                continue
-        if not dry_run:
-            record_outcome(
-                engine,
-                outcome,
-                upgrade_id=plan["upgrade_id"],
-                at=as_of,
-                dag_id=dag_id,
-                run_id=run_id,
-                changes=changes,
-                expected_sequence=plan["sequence"],
-            )
-        count(outcome.action)
-        prospective[cid] = new
-    if not dry_run:  # read back what the DB holds now, including plans already closed earlier
-        prospective = {**latest_plans(engine, verdicts), **open_plans(engine, verdicts)}
-    out = {
-        cid: {
-            "upgrade_id": p["upgrade_id"],
-            "state": p["state"] if not dry_run else f"would be {p['state']}",
-            "window_region": p["window_region"],
-            "window_start": utc(p["window_start"]).isoformat(),  # type: ignore[union-attr]
-            "window_end": utc(p["window_end"]).isoformat(),  # type: ignore[union-attr]
-            "sequence": p["sequence"],
-        }
-        for cid, p in prospective.items()
-    }
-    (Path(folder) / "plans.json").write_text(json.dumps(out, indent=1, sort_keys=True), encoding="utf-8")
-    log.info("upgrade plans: %s%s", actions or "no change", " (dry run)" if dry_run else "")
-    return {"dry_run": dry_run, "actions": actions}
+    return apply(dag_id=dag_id, run_id=run_id, as_of=as_of, folder=folder, dry_run=dry_run)
 
 
 def write_report(folder: str) -> dict[str, Any]:
@@ -339,6 +208,10 @@ def write_report(folder: str) -> dict[str, Any]:
     assessment = json.loads((base / "assessment.json").read_text(encoding="utf-8"))
     plans_path = base / "plans.json"
     plans = json.loads(plans_path.read_text(encoding="utf-8")) if plans_path.exists() else {}
+    windows_path = base / "missed.json"
+    windows = json.loads(windows_path.read_text(encoding="utf-8")) if windows_path.exists() else {}
+    missed, awaiting = windows.get("missed", []), windows.get("awaiting_inventory", [])
+    notes_by_cluster = window_notes(missed, awaiting)
     rows = []
     for v in assessment["verdicts"]:
         plan = plans.get(v["cluster_id"], {})
@@ -373,14 +246,47 @@ def write_report(folder: str) -> dict[str, Any]:
                 "state": plan.get("state", ""),
                 "window_local": local,
                 "window_utc": in_utc,
+                "window_note": notes_by_cluster.get(v["cluster_id"], ""),
             }
         )
     write_csv(base / "upgrades.csv", rows)
     notes = [f"as_of {assessment['as_of']}, inventory snapshot {assessment['snapshot_id']}"]
+    if assessment.get("scope") == "emergency":
+        notes.append(
+            "Daily emergency check: only emergency changes are started here (the weekly sweep starts the "
+            "others); every open plan is moved on (notices, missed windows, completions)."
+        )
     if assessment["what_if"]:
         notes.append(assessment["what_if"])
-    write_html(base / "upgrades.html", rows, title=f"Upgrade eligibility, {assessment['run_id']}", notes=notes)
-    return {**counts(rows), "csv": str(base / "upgrades.csv"), "html": str(base / "upgrades.html")}
+    title = f"Upgrade {'emergency check' if assessment.get('scope') == 'emergency' else 'eligibility'}"
+    write_html(
+        base / "upgrades.html",
+        rows,
+        title=f"{title}, {assessment['run_id']}",
+        notes=notes,
+        missed=missed,
+        awaiting=awaiting,
+    )
+    return {
+        **counts(rows),
+        "missed": len(missed),
+        "awaiting_inventory": len(awaiting),
+        "csv": str(base / "upgrades.csv"),
+        "html": str(base / "upgrades.html"),
+    }
+
+
+def window_notes(missed: list[dict[str, Any]], awaiting: list[dict[str, Any]]) -> dict[str, str]:
+    """cluster_id -> what happened to its announced window in this run (the report's ``window_note``)."""
+    out: dict[str, str] = {}
+    for m in missed:
+        then = f"re-planned for {m['new_window_start']}" if m.get("new_window_start") else "not re-planned yet"
+        out[m["cluster_id"]] = f"missed window {m['window_start']} - {m['window_end']}; {then}"
+    for a in awaiting:
+        out[a["cluster_id"]] = (
+            f"window closed {a['window_end']}; awaiting an inventory snapshot after it (judged by {a['judged_by']})"
+        )
+    return out
 
 
 # --- upgrade_reschedule ---------------------------------------------------------------------
