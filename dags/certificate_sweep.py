@@ -4,14 +4,21 @@
 Daily discovery of the UC certificates (DOMAIN.md §4). Reads the nodes of the pinned inventory
 snapshot, **probes each node over TLS** (leaf subject, SANs, issuer, serial, validity, earliest
 expiry in the presented chain; unreachable nodes, failed handshakes and untrusted chains are
-recorded with their error, and `<node_id>.pem` files are a second source), plans every certificate
-expiring within `lookahead_days` with `plan_renewal` (a weekday window of the cluster's region —
-SME: its publishing region — opening 7..3 days before expiry; emergency under 3 days; expired is
-an incident), stores the plans in `certificate_plans` (same serial → same plan; a missed window is
-re-planned), and sends each new plan once: a change notice with an `.ics` event to the partner and
-customer contacts, or an immediate alert for emergencies and expired certificates.
+recorded with their error, and `<node_id>.pem` files are a second source), plans each certificate
+with `sweep_plan` (a weekday window of the cluster's region — SME: its publishing region — opening
+7..3 days before expiry **and after the sweep's `as_of`**: a window that has begun already had its
+renewal run; emergency under 3 days; expired is an incident), stores the plans in
+`certificate_plans` (same serial → same plan; a missed window is re-planned), and sends each new
+plan once: a change notice with an `.ics` event to the partner and customer contacts, or an
+immediate alert for emergencies and expired certificates.
 
-The `plan_renewals` task's return value lists the active plans and their windows.
+**Lead time** (DOMAIN.md §2): a certificate is planned on the last sweep that can still announce its
+earliest renewal window 10 business days ahead (derived from `policy.yaml` and the region's
+calendar, holidays included); one found too late gets a notice marked **SHORT NOTICE**.
+`lookahead_days` (deprecated) replaces that with a fixed number of days.
+
+The `plan_renewals` task's return value lists the active plans and their windows, and the new
+short-notice plans (`short_notice_count`, `short_notice`).
 `dry_run`: probes and plans, records the notices in the ops DB, sends nothing.
 """
 
@@ -47,11 +54,12 @@ CHANGES_OUTSIDE_OPS_DB = True
         ),
         "lookahead_days": Param(
             certificates_config().sweep.lookahead_days,
-            type="integer",
+            type=["null", "integer"],
             minimum=1,
             maximum=3650,
-            title="Lookahead (days)",
-            description="Plan certificates that expire within this many days of as_of (certificates.yaml default).",
+            title="Lookahead (days, deprecated)",
+            description="Empty (default): the lead time is derived from the 10-business-day notice policy. "
+            "A number plans every certificate expiring within that many days of as_of instead.",
         ),
         "dry_run": dry_run_param("Probe and plan; record notices, send none."),
     },

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from di_ops.settings import config_dir, data_dir, load_model
 
@@ -16,10 +17,20 @@ class _Frozen(BaseModel):
 
 class SweepSettings(_Frozen):
     schedule: str = Field(min_length=1)
-    lookahead_days: int = Field(ge=1, le=3650)
+    # Deprecated override: empty (the default) derives the lead time from policy.yaml (DOMAIN.md §2).
+    lookahead_days: int | None = Field(default=None, ge=1, le=3650)
     probe_timeout_seconds: float = Field(gt=0, le=120)
     probe_workers: int = Field(ge=1, le=256)
     pem_folder: str
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter  # type: ignore[import-untyped]
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression (the sweep's lead time is derived from it)")
+        return value
 
 
 class RenewalSettings(_Frozen):
@@ -51,3 +62,17 @@ def certificates_config() -> CertificatesConfig:
 def in_data_dir(folder: str) -> Path:
     path = Path(folder)
     return path if path.is_absolute() else data_dir() / path
+
+
+def next_sweep(after: datetime, schedule: str | None = None) -> datetime:
+    """The first run of the sweep's cron schedule (UTC) strictly after ``after``.
+
+    The sweep plans every certificate that the next run could no longer announce with the full
+    notice (DOMAIN.md §2), so its lead time follows this schedule.
+    """
+    from croniter import croniter  # type: ignore[import-untyped]
+
+    cron = schedule or certificates_config().sweep.schedule
+    found = croniter(cron, after.astimezone(UTC)).get_next(datetime)
+    assert isinstance(found, datetime)
+    return found.astimezone(UTC)

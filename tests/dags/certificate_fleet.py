@@ -25,7 +25,7 @@ from include.lab.server import Lab, NodeSpec
 AS_OF = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 # Every Param explicitly: dag.test() runs tasks in-process, and Param values given to one run can
 # stick to the DAG object that the session's DagBag shares between tests.
-SWEEP_CONF = {"as_of": AS_OF.isoformat(), "customers": [], "lookahead_days": 21, "dry_run": False}
+SWEEP_CONF = {"as_of": AS_OF.isoformat(), "customers": [], "lookahead_days": None, "dry_run": False}
 
 CUSTOMERS = [
     {"customer_id": "E1", "name": "Emea One", "region": "EMEA", "partner": "Polder Telecom"},

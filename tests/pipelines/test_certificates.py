@@ -9,7 +9,7 @@ import pytest
 
 from di_ops.pipelines.certificate_notices import plan_notice, recipients
 from di_ops.pipelines.certificates import build_targets, decide, probe_targets
-from di_ops.rules.certificates import plan_renewal
+from di_ops.rules.certificates import plan_renewal, sweep_plan
 from di_ops.settings import ConfigError
 from tests.conftest import free_port
 
@@ -27,9 +27,22 @@ def _stored(plan, status: str | None = None) -> dict:  # type: ignore[no-untyped
     }
 
 
-def test_a_new_certificate_gets_the_rule_plan() -> None:
+def test_a_new_certificate_gets_the_sweep_plan() -> None:
     action, plan = decide([], NOT_AFTER, "EMEA", AS_OF)
-    assert action == "new" and plan == plan_renewal(NOT_AFTER, "EMEA", AS_OF)
+    assert action == "new" and plan == sweep_plan(NOT_AFTER, "EMEA", AS_OF)
+    assert plan.short_notice  # seen 10 days before expiry: no window is 10 business days away
+
+
+def test_a_new_amer_certificate_seen_by_the_0500_utc_sweep_skips_the_open_window() -> None:
+    from di_ops.rules.maintenance import window_at
+
+    as_of = datetime(2026, 12, 1, 5, tzinfo=UTC)  # the scheduled sweep: inside the Monday-night AMER window
+    open_now = window_at("AMER", as_of)
+    assert open_now is not None
+    not_after = open_now.start.astimezone(UTC) + timedelta(days=7)
+    action, plan = decide([], not_after, "AMER", as_of)
+    assert action == "new" and plan is not None and plan.window is not None
+    assert plan.window.start.astimezone(UTC) > as_of and plan.window != open_now
 
 
 def test_the_same_serial_keeps_its_plan_while_the_window_is_ahead_or_open() -> None:
@@ -47,6 +60,7 @@ def test_a_missed_window_is_replanned_to_the_next_valid_window() -> None:
     action, plan = decide([_stored(first)], NOT_AFTER, "EMEA", after)
     assert action == "replan" and plan is not None
     assert plan.status == "scheduled" and plan.window == first.fallbacks[0]
+    assert plan.short_notice  # a re-plan's new notice cannot come 10 business days ahead
 
 
 def test_a_missed_window_with_under_three_days_left_becomes_an_emergency() -> None:
@@ -118,8 +132,8 @@ def test_notices_go_to_partner_and_customer_and_alerts_also_to_the_operator() ->
     assert recipients([], alert=False) == ("noc@di-ops.example",)  # nobody on file: the operator hears of it
 
 
-def _plan_row(status: str, revision: int = 0) -> dict:
-    plan = plan_renewal(NOT_AFTER if status != "expired" else AS_OF, "EMEA", AS_OF)
+def _plan_row(status: str, revision: int = 0, not_after: datetime = NOT_AFTER) -> dict:
+    plan = sweep_plan(not_after if status != "expired" else AS_OF, "EMEA", AS_OF)
     w = plan.window
     return {
         "plan_id": f"E1-cucm-pub/abc/r{revision}",
@@ -131,21 +145,40 @@ def _plan_row(status: str, revision: int = 0) -> dict:
         "cluster_id": "E1-cucm",
         "customer_id": "E1",
         "region": "EMEA",
-        "not_after": NOT_AFTER,
+        "not_after": not_after,
         "window_start": w.start if w else None,
         "window_end": w.end if w else None,
         "reason": plan.reason,
         "sso_enabled": True,
+        "short_notice": plan.short_notice,
     }
 
 
 def test_a_scheduled_plan_notice_carries_a_calendar_event_whose_sequence_is_the_revision() -> None:
-    notice = plan_notice(_plan_row("scheduled", revision=2), CONTACTS, AS_OF)
+    notice = plan_notice(_plan_row("scheduled", revision=2, not_after=AS_OF + timedelta(days=30)), CONTACTS, AS_OF)
     assert notice.dedupe_key == "certificate:E1-cucm-pub/abc/r2" and notice.kind == "certificate_scheduled"
+    assert notice.subject.startswith("Planned certificate renewal") and "hort notice" not in notice.html
     ics = notice.attachments["certificate-renewal.ics"]
     assert "SEQUENCE:2" in ics and "UID:certificate-E1-cucm-pub-abc@di-ops" in ics
     assert "disable SSO" in notice.html
     assert "noc@di-ops.example" not in notice.to
+
+
+@pytest.mark.parametrize(
+    ("flagged", "not_after", "short"),
+    [
+        (True, NOT_AFTER, True),  # planned short (first seen too late)
+        (False, NOT_AFTER, True),  # not flagged, but sent at AS_OF the period runs past the window
+        (False, AS_OF + timedelta(days=30), False),
+        (True, AS_OF + timedelta(days=30), True),  # the plan's flag stands
+    ],
+)
+def test_a_short_notice_says_so_in_subject_and_text(flagged: bool, not_after: datetime, short: bool) -> None:
+    row = {**_plan_row("scheduled", not_after=not_after), "short_notice": flagged}
+    notice = plan_notice(row, CONTACTS, AS_OF)
+    assert notice.subject.startswith("SHORT NOTICE: Planned certificate renewal") is short
+    assert ("<strong>Short notice</strong>" in notice.html) is short
+    assert notice.kind == ("certificate_scheduled_short_notice" if short else "certificate_scheduled")
 
 
 def test_an_expired_certificate_alerts_without_a_window() -> None:
@@ -182,7 +215,7 @@ def test_a_bad_settings_file_names_the_file_and_field(config_copy: Path) -> None
     from di_ops.settings_certificates import certificates_config
 
     path = config_copy / "certificates.yaml"
-    path.write_text(path.read_text().replace("lookahead_days: 21", "lookahead_days: 0"))
+    path.write_text(path.read_text().replace("lookahead_days: null", "lookahead_days: 0"))
     certificates_config.cache_clear()
     try:
         with pytest.raises(ConfigError, match=r"certificates.yaml: sweep.lookahead_days"):
@@ -241,7 +274,48 @@ def test_plans_persist_idempotently_and_a_missed_window_gets_a_new_revision_and_
     assert replanned["new"] == ["n1/n1-serial/r1"]
     plans = {p["plan_id"]: p for p in all_plans(engine)}
     assert plans["n1/n1-serial/r0"]["status"] == "missed"
-    expected = plan_renewal(NOT_AFTER, "EMEA", later)
+    expected = sweep_plan(NOT_AFTER, "EMEA", later)
     assert plans["n1/n1-serial/r1"]["status"] == expected.status
     assert expected.window is not None and plans["n1/n1-serial/r1"]["window_start"] == expected.window.start
     assert send_plan_notices(engine, "sweep", "r2", contacts, later, dry_run=True) == {"dry_run": 1}
+    assert replanned["short_notice_count"] == 1 and replanned["short_notice"][0]["plan_id"] == "n1/n1-serial/r1"
+    assert plans["n1/n1-serial/r1"]["short_notice"] is True
+
+
+def test_the_derived_horizon_plans_exactly_what_the_next_sweep_could_not_announce_in_full(tmp_path: Path) -> None:
+    """Derived lead time (DOMAIN.md §2, §4): notAfter ≤ planning_horizon(region, next sweep) is planned now."""
+    from di_ops.adapters.certificate_store import all_plans, save_observations
+    from di_ops.db.engine import make_engine, upgrade
+    from di_ops.pipelines.certificates import plan_and_record
+    from di_ops.rules.certificates import planning_horizon
+    from di_ops.settings_certificates import next_sweep
+
+    as_of = datetime(2026, 12, 1, 5, tzinfo=UTC)
+    following = next_sweep(as_of)
+    assert following == as_of + timedelta(days=1)  # sweep.schedule "0 5 * * *"
+    edge = planning_horizon("EMEA", following)
+    assert edge - as_of > timedelta(days=21)  # 10 business days + 7 days + the next sweep: not the old 21
+    engine = make_engine(f"sqlite:///{tmp_path / 'ops.db'}")
+    upgrade(engine)
+    rows = [_observation("at-edge", edge), _observation("beyond", edge + timedelta(microseconds=1))]
+    save_observations(engine, "sweep", "r1", rows)
+    result = plan_and_record(engine, "sweep", "r1", as_of, None, {})
+    assert result["new"] == ["at-edge/at-edge-serial/r0"] and result["not_due"] == 1
+    assert result["short_notice_count"] == 0 and result["short_notice"] == []
+    assert [p["short_notice"] for p in all_plans(engine)] == [False]
+    # the deprecated override still works: a fixed horizon of that many days
+    fixed = plan_and_record(engine, "sweep", "r1", as_of, 3650, {})
+    assert fixed["new"] == ["beyond/beyond-serial/r0"]
+
+
+def test_the_sweep_schedule_must_be_cron(config_copy: Path) -> None:
+    from di_ops.settings_certificates import certificates_config
+
+    path = config_copy / "certificates.yaml"
+    path.write_text(path.read_text().replace('schedule: "0 5 * * *"', 'schedule: "daily"'))
+    certificates_config.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"certificates.yaml: sweep.schedule"):
+            certificates_config()
+    finally:
+        certificates_config.cache_clear()

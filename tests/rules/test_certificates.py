@@ -9,7 +9,16 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from di_ops.rules.certificates import RenewalPlan, plan_renewal, renewal_range, usable_windows
+from di_ops.rules.certificates import (
+    RenewalPlan,
+    gives_full_notice,
+    notice_due,
+    plan_renewal,
+    planning_horizon,
+    renewal_range,
+    sweep_plan,
+    usable_windows,
+)
 from di_ops.rules.maintenance import Window, next_window, window_at, windows_between
 from di_ops.settings import CertificatePolicy
 
@@ -279,3 +288,121 @@ def test_seen_early_enough_a_renewal_is_always_scheduled(not_after: datetime, re
     # At least 7 days ahead, the 4-day range always holds weekday openings (DOMAIN.md §4 default).
     plan = plan_renewal(not_after, region, not_after - max(lead, 7 * DAY))
     assert plan.status == "scheduled" and plan.window is not None and not plan.window.weekend
+
+
+# --- the unattended sweep: only windows opening after as_of (DOMAIN.md §2, §4) ---------------
+
+MICRO = timedelta(microseconds=1)
+NEW_YORK = ZONES["AMER"]
+
+
+@pytest.mark.parametrize(("region", "anchor"), ANCHORS)
+@pytest.mark.parametrize(
+    ("offset", "takes_first"),
+    [
+        (-timedelta(hours=1), True),
+        (-MICRO, True),  # 1 µs before the opening: that window may still be planned
+        (timedelta(0), False),  # at the opening: its renewal run has started, take the next one
+        (MICRO, False),
+        (timedelta(hours=4), False),  # open: the run selected its plans at the opening
+    ],
+)
+def test_the_sweep_plans_only_windows_opening_after_as_of(
+    region: str, anchor: datetime, offset: timedelta, takes_first: bool
+) -> None:
+    first = _window(region, anchor)
+    not_after = first.start.astimezone(UTC) + 7 * DAY  # ``first`` is the earliest valid window
+    as_of = first.start.astimezone(UTC) + offset
+    manual = plan_renewal(not_after, region, as_of)
+    swept = sweep_plan(not_after, region, as_of)
+    assert manual.window == first  # a caller that carries it out may still use the open window
+    assert swept.status == "scheduled" and swept.window is not None
+    if takes_first:
+        assert swept.window == first
+    else:
+        assert swept.window == manual.fallbacks[0] and swept.fallbacks == manual.fallbacks[1:]
+        assert "after " + as_of.isoformat() in swept.reason
+    assert all(w.start.astimezone(UTC) > as_of for w in _planned(swept))
+
+
+@pytest.mark.parametrize(
+    ("as_of", "monday_window"),
+    [
+        # 05:00 UTC is 00:00 EST / 01:00 EDT: inside the AMER window that opened at 21:00 ET.
+        (datetime(2026, 12, 1, 5, tzinfo=UTC), datetime(2026, 11, 30, 21, tzinfo=NEW_YORK)),
+        (datetime(2026, 7, 7, 5, tzinfo=UTC), datetime(2026, 7, 6, 21, tzinfo=NEW_YORK)),
+    ],
+)
+def test_the_real_amer_case_the_0500_utc_sweep_takes_the_next_window(as_of: datetime, monday_window: datetime) -> None:
+    open_now = window_at("AMER", as_of)
+    assert open_now is not None and open_now.start == monday_window
+    not_after = monday_window.astimezone(UTC) + 7 * DAY
+    assert plan_renewal(not_after, "AMER", as_of).window == open_now  # the defect: never carried out
+    plan = sweep_plan(not_after, "AMER", as_of)
+    assert plan.window is not None and plan.window.start == monday_window + DAY  # Tuesday 21:00 ET
+    assert plan.window.start.astimezone(UTC) > as_of and not plan.window.weekend
+
+
+def test_when_only_the_open_window_is_left_the_sweep_plans_an_emergency() -> None:
+    as_of = FRI + timedelta(hours=1)  # Friday's window (the last weekday one) is open; 4 d 20 h left
+    assert plan_renewal(NOT_AFTER, "EMEA", as_of).status == "scheduled"
+    plan = sweep_plan(NOT_AFTER, "EMEA", as_of)
+    assert plan.status == "emergency" and "no weekday window" in plan.reason
+    assert plan.window is not None and plan.window.contains(as_of) and not plan.short_notice
+
+
+# --- notice: 10 business days before the window (DOMAIN.md §2, §7) ----------------------------
+
+# Friday 2025-05-23 21:00 CEST + 10 business days = Friday 2025-06-06 21:00 = the FRI window.
+NOTICE_FULL_FOR_FRI = datetime(2025, 5, 23, 21, tzinfo=EMEA)
+
+
+@pytest.mark.parametrize(
+    ("notice_at", "full"),
+    [
+        (NOTICE_FULL_FOR_FRI - MICRO, True),
+        (NOTICE_FULL_FOR_FRI, True),  # due exactly at the opening: the full notice
+        (NOTICE_FULL_FOR_FRI + MICRO, False),
+    ],
+)
+def test_full_notice_boundary(notice_at: datetime, full: bool) -> None:
+    friday = window_at("EMEA", FRI)
+    assert friday is not None
+    assert notice_due("EMEA", NOTICE_FULL_FOR_FRI) == FRI
+    assert gives_full_notice(friday, notice_at) is full
+
+
+@pytest.mark.parametrize(
+    ("notice_at", "window", "fallbacks", "short"),
+    [
+        (NOTICE_FULL_FOR_FRI - 2 * DAY, THU, [FRI], False),  # Wed 21:00: both windows fully announced
+        (NOTICE_FULL_FOR_FRI - MICRO, FRI, [], False),  # only Friday's: it is taken, Thursday's dropped
+        (NOTICE_FULL_FOR_FRI, FRI, [], False),
+        (NOTICE_FULL_FOR_FRI + MICRO, THU, [FRI], True),  # none: the earliest, flagged short notice
+    ],
+)
+def test_a_plan_prefers_the_fully_announced_window_else_says_short_notice(
+    notice_at: datetime, window: datetime, fallbacks: list[datetime], short: bool
+) -> None:
+    plan = plan_renewal(NOT_AFTER, "EMEA", notice_at, opens_after=notice_at, notice_at=notice_at)
+    assert plan.status == "scheduled" and plan.window is not None
+    assert (plan.window.start, [w.start for w in plan.fallbacks], plan.short_notice) == (window, fallbacks, short)
+    assert ("short notice" in plan.reason) is short
+    assert ("fully announced" in plan.reason) is not short
+
+
+def test_without_notice_at_nothing_is_flagged() -> None:
+    late = NOTICE_FULL_FOR_FRI + 5 * DAY
+    assert plan_renewal(NOT_AFTER, "EMEA", late).short_notice is False
+    assert sweep_plan(NOT_AFTER, "EMEA", late).short_notice is True
+
+
+def test_the_notice_period_and_the_horizon_come_from_the_policy() -> None:
+    from di_ops.settings import policy
+
+    change = policy().change.model_copy(update={"planned_notice_business_days": 5})
+    assert notice_due("EMEA", NOTICE_FULL_FOR_FRI, change=change) == datetime(2025, 5, 30, 21, tzinfo=EMEA)
+    narrow = CertificatePolicy(renew_earliest_days_before=5, renew_latest_days_before=3)
+    due = notice_due("EMEA", NOTICE_FULL_FOR_FRI)
+    assert planning_horizon("EMEA", NOTICE_FULL_FOR_FRI) == due + 7 * DAY
+    assert planning_horizon("EMEA", NOTICE_FULL_FOR_FRI, policy=narrow) == due + 5 * DAY

@@ -1,11 +1,11 @@
 """Ops-DB tables of the certificate pipelines (``certificate_sweep``, ``certificate_renewal_<region>``).
 
-Migration: ``migrations/versions/certificates_0001.py`` (branch ``certificates``).
+Migrations: ``migrations/versions/certificates_0001.py`` and ``certificates_0002.py`` (branch ``certificates``).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint, false
 
 from di_ops.db.schema import metadata
 
@@ -68,6 +68,8 @@ certificate_plans = Table(
     Column("new_not_after", DateTime(timezone=True), nullable=True),
     Column("error", Text, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The plan's notice could not come the full 10 business days before its window (DOMAIN.md §2).
+    Column("short_notice", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("node_id", "serial", "revision", name="uq_certificate_plans_cert_revision"),
     Index("ix_certificate_plans_window", "region", "window_start"),
 )

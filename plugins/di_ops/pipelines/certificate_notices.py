@@ -3,6 +3,11 @@
 Source: DOMAIN.md §2 (notices go to the partner and the customer contacts on file) and §4
 (emergencies and expired certificates are alerted at once). One notice per plan revision,
 sent once through ``di_ops.adapters.mail.send_notice`` (dedupe key ``certificate:<plan_id>``).
+
+Short notice (DOMAIN.md §2: at least 10 business days, counted from the moment the notice is
+sent): a scheduled renewal whose plan is ``short_notice``, or whose window opens before the notice
+period that starts at the sending instant has run, says **SHORT NOTICE** in its subject and text;
+a plan found short only when its notice goes out (sent later than planned) is marked so then.
 """
 
 from __future__ import annotations
@@ -12,10 +17,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from di_ops.adapters.certificate_store import ACTIVE, all_plans
+from di_ops.adapters.certificate_store import ACTIVE, all_plans, update_plan
 from di_ops.settings_certificates import certificates_config
 
 log = logging.getLogger(__name__)
+
+# Jinja2, autoescaped (di_ops.templating): the paragraph a short notice starts with (DOMAIN.md §2).
+SHORT_NOTICE_HTML = (
+    "<p><strong>Short notice</strong>: this notice comes less than {{ days }} business days before the window "
+    "(that period would run until {{ due }}): the certificate was found, or the notice sent, too late for the "
+    "full notice, and the renewal cannot wait past its 3–7-day range.</p>"
+)
 
 
 def recipients(contacts: Iterable[Mapping[str, Any]], *, alert: bool) -> tuple[str, ...]:
@@ -27,10 +39,22 @@ def recipients(contacts: Iterable[Mapping[str, Any]], *, alert: bool) -> tuple[s
     return tuple(dict.fromkeys(found))
 
 
+def is_short_notice(plan: Mapping[str, Any], now: datetime) -> bool:
+    """A scheduled plan announced at ``now`` without the full notice before its window (DOMAIN.md §2)."""
+    from di_ops.rules.certificates import notice_due
+
+    if plan["status"] != "scheduled" or plan["window_start"] is None:
+        return False
+    return bool(plan.get("short_notice")) or notice_due(plan["region"], now) > plan["window_start"]
+
+
 def plan_notice(plan: Mapping[str, Any], contacts: Iterable[Mapping[str, Any]], now: datetime) -> Any:
     """The notice of one plan revision: a change notice with an .ics for a scheduled renewal, an alert otherwise."""
     from di_ops.notices import CalendarEvent, Notice, ics_text, local_and_utc
+    from di_ops.rules.certificates import notice_due
     from di_ops.rules.common import region_zone
+    from di_ops.settings import policy
+    from di_ops.templating import environment
 
     status = plan["status"]
     zone = region_zone(plan["region"]).key
@@ -53,8 +77,10 @@ def plan_notice(plan: Mapping[str, Any], contacts: Iterable[Mapping[str, Any]], 
         attachments["certificate-renewal.ics"] = ics_text(event, method="REQUEST", dtstamp=now)
     else:
         window = "none (expired)"
+    short = is_short_notice(plan, now)
     if status == "scheduled":
         subject = f"Planned certificate renewal: {plan['host']} in the window of {plan['window_start']:%Y-%m-%d}"
+        subject = f"SHORT NOTICE: {subject}" if short else subject
     elif status == "emergency":
         subject = f"EMERGENCY certificate renewal: {plan['host']} expires {plan['not_after']:%Y-%m-%d %H:%M} UTC"
     else:
@@ -65,14 +91,23 @@ def plan_notice(plan: Mapping[str, Any], contacts: Iterable[Mapping[str, Any]], 
         if plan["sso_enabled"]
         else ""
     )
+    short_text = (
+        environment()
+        .from_string(SHORT_NOTICE_HTML)
+        .render(
+            days=policy().change.planned_notice_business_days, due=local_and_utc(notice_due(plan["region"], now), zone)
+        )
+        if short
+        else ""
+    )
     html = (
-        f"<p>{status.capitalize()}: renewal of the {what}.</p>"
+        f"{short_text}<p>{status.capitalize()}: renewal of the {what}.</p>"
         f"<p>Certificate serial {plan['serial']} expires {expires}.</p>"
         f"<p>Window: {window}.</p><p>{plan['reason']}</p>{sso}"
     )
     return Notice(
         dedupe_key=f"certificate:{plan['plan_id']}",
-        kind=f"certificate_{status}",
+        kind=f"certificate_{status}{'_short_notice' if short else ''}",
         entity=plan["node_id"],
         to=to,
         subject=subject,
@@ -100,6 +135,8 @@ def send_plan_notices(
             continue
         notice = plan_notice(plan, contacts.get(plan["customer_id"], []), now)
         outcome = send_notice(engine, notice, dag_id=dag_id, run_id=run_id, now=now, dry_run=dry_run)
+        if outcome == "sent" and notice.kind.endswith("_short_notice") and not plan.get("short_notice"):
+            update_plan(engine, plan["plan_id"], short_notice=True)  # planned in time, announced too late
         results[outcome] = results.get(outcome, 0) + 1
     log.info("notices: %s", results)
     return results

@@ -3,7 +3,13 @@
 Source: DOMAIN.md §4 (renew 3–7 days before expiry in a weekday window of the cluster's region;
 SME clusters follow their publishing region; emergencies and expired certificates) and §2
 (notices to the partner and customer contacts on file). Planning is
-``di_ops.rules.certificates.plan_renewal``; this module only persists and announces it.
+``di_ops.rules.certificates.sweep_plan``; this module only persists and announces it.
+
+Lead time (DOMAIN.md §2): a certificate is planned on the last sweep that can still announce its
+earliest renewal window with the full notice (``rules.certificates.planning_horizon`` with the next
+run of ``sweep.schedule``); a plan that cannot give it (first seen too late) is ``short_notice``.
+Windows (DOMAIN.md §2, §4): the sweep plans only windows opening after its ``as_of``: a window that
+has begun already had its renewal run select its plans (the 05:00 UTC sweep is inside the AMER window).
 
 Idempotency: a certificate is identified by node + serial. The same certificate keeps the same
 plan on every sweep; a plan whose window closed without a renewal is marked ``missed`` and
@@ -13,8 +19,9 @@ produces one notice (dedupe key ``certificate:<plan_id>``), so reruns send nothi
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,9 +35,9 @@ from di_ops.adapters.certificate_store import (
     save_observations,
     update_plan,
 )
-from di_ops.rules.certificates import RenewalPlan, plan_renewal
+from di_ops.rules.certificates import RenewalPlan, planning_horizon, sweep_plan
 from di_ops.rules.maintenance import effective_region
-from di_ops.settings_certificates import certificates_config, in_data_dir
+from di_ops.settings_certificates import certificates_config, in_data_dir, next_sweep
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +198,7 @@ def _window_values(plan: RenewalPlan) -> dict[str, Any]:
         "window_weekend": window.weekend if window else None,
         "fallbacks": [[w.start.astimezone(UTC).isoformat(), w.end.astimezone(UTC).isoformat()] for w in plan.fallbacks],
         "reason": plan.reason,
+        "short_notice": plan.short_notice,
     }
 
 
@@ -205,16 +213,32 @@ def decide(
     Source: DOMAIN.md §4.
     """
     if not revisions:
-        return "new", plan_renewal(not_after, region, as_of)
+        return "new", sweep_plan(not_after, region, as_of)
     latest = revisions[-1]
     if latest["status"] in ("renewed", "expired"):
         return "keep", None
     if as_of >= not_after:  # expired with the renewal still open: an incident now
-        return "replan", plan_renewal(not_after, region, as_of)
+        return "replan", sweep_plan(not_after, region, as_of)
     window_end = latest["window_end"]
     if latest["status"] in (*ACTIVE, "failed") and window_end is not None and window_end <= as_of:
-        return "replan", plan_renewal(not_after, region, as_of)
+        return "replan", sweep_plan(not_after, region, as_of)
     return "keep", None
+
+
+def horizons(
+    as_of: datetime, lookahead_days: int | None, following: datetime | None = None
+) -> Callable[[str], datetime]:
+    """Per region, the latest notAfter the sweep at ``as_of`` plans (DOMAIN.md §2, §4).
+
+    Derived (``lookahead_days`` None): ``planning_horizon(region, next sweep)``, the next sweep being
+    ``following`` or the next run of ``sweep.schedule``. ``lookahead_days``: the deprecated fixed
+    horizon, ``as_of`` + that many days for every region.
+    """
+    if lookahead_days is not None:
+        fixed = as_of + timedelta(days=lookahead_days)
+        return lambda region: fixed
+    after = following or next_sweep(as_of)
+    return functools.cache(lambda region: planning_horizon(region, after))
 
 
 def plan_and_record(
@@ -222,17 +246,25 @@ def plan_and_record(
     dag_id: str,
     run_id: str,
     as_of: datetime,
-    lookahead_days: int,
+    lookahead_days: int | None,
     sso_by_cluster: Mapping[str, bool],
+    *,
+    following: datetime | None = None,
 ) -> dict[str, Any]:
-    """Plan every observed certificate that expires within the lookahead (task ``plan_renewals``)."""
-    horizon = as_of + timedelta(days=lookahead_days)
-    created, kept, not_due, unknown = [], 0, 0, []
+    """Plan every observed certificate within its region's horizon (task ``plan_renewals``; see :func:`horizons`).
+
+    The return value (XCom) is the sweep's report: new plans, the active plans, and the new plans
+    that could not give the full notice (``short_notice``: count and list; DOMAIN.md §2).
+    """
+    horizon = horizons(as_of, lookahead_days, following)
+    created: list[str] = []
+    short: list[dict[str, Any]] = []
+    kept, not_due, unknown = 0, 0, []
     for obs in observations(engine, dag_id, run_id):
         if obs["serial"] is None or obs["not_after"] is None:
             unknown.append({"node_id": obs["node_id"], "status": obs["status"], "error": obs["error"]})
             continue
-        if obs["not_after"] > horizon:
+        if obs["not_after"] > horizon(obs["region"]):
             not_due += 1
             continue
         revisions = plan_revisions(engine, obs["node_id"], obs["serial"])
@@ -270,13 +302,25 @@ def plan_and_record(
         }
         if insert_plan(engine, values):
             created.append(values["plan_id"])
+            if plan.short_notice:
+                short.append(_plan_view(values))
     active = [_plan_view(p) for p in all_plans(engine) if p["status"] in (*ACTIVE, "expired")]
     log.info(
         "plans: %d new, %d unchanged, %d not due, %d without a certificate", len(created), kept, not_due, len(unknown)
     )
     for view in active:
         log.info("%(status)-9s %(node_id)s expires %(not_after)s window %(window)s", view)
-    return {"new": created, "unchanged": kept, "not_due": not_due, "unknown": unknown, "active": active}
+    for view in short:
+        log.warning("SHORT NOTICE %(node_id)s expires %(not_after)s window %(window)s", view)
+    return {
+        "new": created,
+        "unchanged": kept,
+        "not_due": not_due,
+        "unknown": unknown,
+        "active": active,
+        "short_notice_count": len(short),
+        "short_notice": short,
+    }
 
 
 def _plan_view(plan: Mapping[str, Any]) -> dict[str, Any]:
@@ -288,6 +332,7 @@ def _plan_view(plan: Mapping[str, Any]) -> dict[str, Any]:
         "status": plan["status"],
         "not_after": plan["not_after"].isoformat(),
         "window": f"{start.isoformat()} .. {plan['window_end'].isoformat()}" if start else "-",
+        "short_notice": bool(plan.get("short_notice")),
     }
 
 
@@ -334,10 +379,18 @@ def probe_task(dag_id: str, run_id: str, run: Mapping[str, Any]) -> dict[str, An
 
 
 def plan_task(dag_id: str, run_id: str, run: Mapping[str, Any], lookahead_days: int | None) -> dict[str, Any]:
+    """``plan_renewals``: the lead time is derived from policy.yaml unless ``lookahead_days`` (the Param,
+    else the setting) overrides it; the override is deprecated and says so in the log."""
     from di_ops.adapters.opsdb import ops_engine
 
     sso = {t["cluster_id"]: t["sso_enabled"] for t in run["targets"]}
     days = lookahead_days or certificates_config().sweep.lookahead_days
+    if days is not None:
+        log.warning(
+            "DEPRECATED: lookahead_days=%d overrides the lead time derived from policy.yaml (10 business days' "
+            "notice before notAfter - 7 days, DOMAIN.md §2/§4); notices may come short. Leave it empty.",
+            days,
+        )
     return plan_and_record(ops_engine(), dag_id, run_id, datetime.fromisoformat(run["as_of"]), days, sso)
 
 
