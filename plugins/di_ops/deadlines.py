@@ -26,7 +26,6 @@ crashes ``dag.test()`` once all tasks succeed (verified), so the tests'
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import os
 from dataclasses import dataclass
@@ -146,8 +145,10 @@ def deadline_alerts(dag_id: str, *, family: str | None = None, region: str | Non
 
 
 def deadline_notice(*, dag_id: str, rule: str, to: list[str], context: dict[str, Any]) -> Any:
-    """The e-mail for a missed deadline (one per deadline id)."""
+    """The e-mail for a missed deadline (one per deadline id): ``templates/deadline_missed.html.j2``
+    (autoescaped), the subject one header line."""
     from di_ops.notices import Notice
+    from di_ops.templating import one_line, render
 
     run = context.get("dag_run") or {}
     deadline = context.get("deadline") or {}
@@ -155,26 +156,22 @@ def deadline_notice(*, dag_id: str, rule: str, to: list[str], context: dict[str,
     when = deadline.get("deadline_time")
     when_text = when.isoformat() if isinstance(when, datetime) else str(when)
     state = run.get("state", "?")
-    link = ""
+    base = ""
     try:
         from airflow.configuration import conf
 
         base = conf.get("api", "base_url", fallback="").rstrip("/")
-        if base:
-            link = f'<p><a href="{html.escape(base)}/dags/{html.escape(dag_id)}/runs/{html.escape(run_id)}">the run</a></p>'
     except Exception:  # noqa: BLE001 - a link is a courtesy; the alert must go out without it
-        link = ""
-    body = (
-        f"<p>Run <b>{html.escape(run_id)}</b> of DAG <b>{html.escape(dag_id)}</b> was not finished by its "
-        f"deadline <b>{html.escape(when_text)}</b> (rule: {html.escape(rule)}).</p>"
-        f"<p>State when the deadline passed: {html.escape(str(state))}.</p>{link}"
+        base = ""
+    body = render(
+        "deadline_missed.html.j2", run_id=run_id, dag_id=dag_id, when=when_text, rule=rule, state=state, base_url=base
     )
     return Notice(
         dedupe_key=f"deadline:{deadline.get('id') or dag_id + '/' + run_id}"[:250],
         kind=NOTICE_KIND,
         entity=f"{dag_id}/{run_id}"[:250],
         to=tuple(to),
-        subject=f"[di-ops] deadline missed: {dag_id} {run_id} not finished by {when_text}",
+        subject=one_line(f"[di-ops] deadline missed: {dag_id} {run_id} not finished by {when_text}"),
         html=body,
     )
 

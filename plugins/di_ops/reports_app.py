@@ -23,7 +23,6 @@ scripts from CDNs, which the policy blocks: their tables and text are plain HTML
 from __future__ import annotations
 
 import json
-from html import escape
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -105,28 +104,28 @@ def _pct(value: Any) -> str:
 
 
 def render_index(runs: list[dict[str, Any]]) -> str:
+    """The reports list page: ``templates/reports_index.html.j2`` (autoescaped)."""
+    from di_ops.templating import render
+
     rows = []
     for run in runs:
         headline = run.get("headline", {})
-        cells = [
-            f'<a class="report" href="runs/{escape(run["folder"])}/report.html">{escape(str(run["run_id"]))}</a>',
-            escape(str(run.get("as_of", ""))[:16]),
-            escape(" – ".join(run.get("period", []))),
-            str(run.get("cases_audited", "")),
-            *[_pct(headline.get(s, {}).get("ratio")) + f" (n={headline.get(s, {}).get('n', 0)})" for s in ("S3", "S4")],
-            ("passed" if run.get("quality_passed") else "FAILED") + f" ({_pct(run.get('rejected_share'))} quarantined)",
-        ]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    body = "".join(rows) or '<tr><td colspan="7">No audit runs yet: trigger the sla_audit DAG.</td></tr>'
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>SLA reports</title><style>'
-        "body{font-family:system-ui,sans-serif;margin:20px;color:#1f2937}table{border-collapse:collapse;font-size:14px}"
-        "th,td{border-bottom:1px solid #e2e8f0;padding:6px 12px;text-align:left}th{background:#f1f5f9}"
-        "</style></head><body><h1>SLA audit reports</h1><p>One report per run of the <code>sla_audit</code> DAG "
-        '(<a href="runs/_gx_docs/index.html">GX Data Docs</a>).</p><table id="runs"><thead><tr><th>run</th>'
-        "<th>as of</th><th>period</th><th>cases</th><th>S3 met</th><th>S4 met</th><th>data quality</th></tr>"
-        f"</thead><tbody>{body}</tbody></table></body></html>"
-    )
+        rows.append(
+            {
+                "folder": run["folder"],
+                "run_id": str(run["run_id"]),
+                "as_of": str(run.get("as_of", ""))[:16],
+                "period": " – ".join(run.get("period", [])),
+                "cases": str(run.get("cases_audited", "")),
+                "met": [
+                    _pct(headline.get(s, {}).get("ratio")) + f" (n={headline.get(s, {}).get('n', 0)})"
+                    for s in ("S3", "S4")
+                ],
+                "quality": ("passed" if run.get("quality_passed") else "FAILED")
+                + f" ({_pct(run.get('rejected_share'))} quarantined)",
+            }
+        )
+    return render("reports_index.html.j2", runs=rows)
 
 
 Reader = Annotated[Any, Depends(require_reader)]

@@ -8,10 +8,13 @@ names raise instead of rendering empty. Use :func:`render`::
     html = render("cop_notice.html.j2", customer_name=name, ...)
 
 Loaded on first use (nothing at import): DAG files may import modules that import this one.
+A mail subject is a header, not markup: pass any inventory or request value in it through
+:func:`one_line` (a CR/LF would start a new header).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,3 +41,9 @@ def environment() -> jinja2.Environment:
 def render(name: str, **context: Any) -> str:
     """Render the template ``name`` (a path under ``di_ops/templates/``) with ``context``."""
     return environment().get_template(name).render(**context)
+
+
+def one_line(text: object) -> str:
+    """``text`` for a mail header: control characters (a CR/LF would start a new header) become
+    spaces, runs of white space one space."""
+    return " ".join("".join(" " if unicodedata.category(c)[0] == "C" else c for c in str(text)).split())

@@ -6,17 +6,19 @@ out in its window is flagged and re-planned with a new notice; notices go to the
 customer contacts on file). The calendar event keeps one UID per upgrade; every update (reschedule,
 re-plan after a missed window) carries a higher SEQUENCE, a cancellation is METHOD:CANCEL (RFC 5546).
 Times are shown in the window region's local time and in UTC. Sending lives in ``di_ops.adapters.mail``.
+The texts are ``templates/upgrade_notice.html.j2`` and ``templates/upgrade_missed.html.j2``
+(autoescaped: inventory names are text, never markup); subjects are one header line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from html import escape
 from typing import Any, Literal
 
 from di_ops.notices import CalendarEvent, Notice, ics_text, local_and_utc
 from di_ops.settings import regions_config
+from di_ops.templating import one_line, render
 
 Kind = Literal["notice", "reschedule", "replan", "cancel", "done"]
 _TITLES = {
@@ -74,33 +76,26 @@ def upgrade_notice(
     subject = f"{title}: {plan['application']} {plan['cluster_id']} to {plan['target']}"
     if kind != "done":
         subject += f", window {local_and_utc(start, zone)}"
-    triggers = "".join(f"<li>{escape(t['reason'])}</li>" for t in plan.get("triggers") or [])
-    lines = [
-        f"<h2>{escape(title)} of {escape(plan['application'])} cluster {escape(plan['cluster_id'])}</h2>",
-        f"<p>Customer {escape(str(customer.get('name', plan['customer_id'])))} ({escape(plan['customer_id'])}), "
-        f"partner {escape(str(customer.get('partner', '')))}.</p>",
-        f"<p>From {escape(plan['from_version'])} to <b>{escape(plan['target'])}</b>.</p>",
-        f"<p>Maintenance window ({escape(plan['window_region'])}): {escape(window_text)}.</p>",
-    ]
-    if kind in {"notice", "reschedule", "replan"}:
-        if triggers:
-            lines.append(f"<p>Why:</p><ul>{triggers}</ul>")
-        if plan.get("emergency"):
-            lines.append("<p><b>Emergency change</b>: it cannot be rescheduled (DOMAIN.md §2).</p>")
-        elif kind in {"notice", "replan"}:
-            if answer_by is not None:
-                once = (
-                    "The one reschedule allowed has been used."
-                    if int(plan.get("reschedules") or 0) >= 1
-                    else "The date may be rescheduled once, no later than 7 days before the window, onto another "
-                    "operator window of the region."
-                )
-                lines.append(f"<p>Please answer a conflict by {escape(local_and_utc(answer_by, zone))}. {once}</p>")
-        else:
-            lines.append("<p>This was the one reschedule allowed; the date cannot be moved again.</p>")
-    if note:
-        lines.append(f"<p>{escape(note)}</p>")
-    lines.append(f"<p>Upgrade id: <code>{escape(plan['upgrade_id'])}</code></p>")
+    html = render(
+        "upgrade_notice.html.j2",
+        kind=kind,
+        title=title,
+        application=plan["application"],
+        cluster_id=plan["cluster_id"],
+        customer_name=customer.get("name", plan["customer_id"]),
+        customer_id=plan["customer_id"],
+        partner=customer.get("partner", ""),
+        from_version=plan["from_version"],
+        target=plan["target"],
+        window_region=plan["window_region"],
+        window=window_text,
+        triggers=[t["reason"] for t in plan.get("triggers") or []],
+        emergency=bool(plan.get("emergency")),
+        answer_by=local_and_utc(answer_by, zone) if answer_by is not None else "",
+        reschedule_used=int(plan.get("reschedules") or 0) >= 1,
+        note=note,
+        upgrade_id=plan["upgrade_id"],
+    )
     attachments: dict[str, str] = {}
     if kind != "done":
         event = CalendarEvent(
@@ -121,22 +116,10 @@ def upgrade_notice(
         kind=f"upgrade_{kind}",
         entity=plan["cluster_id"],
         to=to,
-        subject=subject,
-        html="\n".join(lines),
+        subject=one_line(subject),
+        html=html,
         attachments=attachments,
     )
-
-
-_MISSED_HTML = """\
-<h2>Missed upgrade window: {{ plan.application }} cluster {{ plan.cluster_id }}</h2>
-<p>Customer {{ plan.customer_id }}; upgrade <code>{{ plan.upgrade_id }}</code>, {{ plan.from_version }} to
-<b>{{ plan.target }}</b>{% if plan.emergency %} (emergency change){% endif %}.</p>
-<p>The window {{ window }} ({{ plan.window_region }}) has closed and the inventory does not show the target:
-{{ reason }}</p>
-{% if next_window %}<p>Re-planned for {{ next_window }}; a new notice goes to the partner and the customer.</p>
-{% else %}<p>Not re-planned yet: {{ pending }}</p>{% endif %}
-<p>DOMAIN.md §2: a change not carried out in its window is flagged and re-planned with a new notice.</p>
-"""
 
 
 def missed_alert(
@@ -153,22 +136,18 @@ def missed_alert(
     ``upgrade:<id>:missed:<sequence>`` makes a retry or a later sweep send nothing twice, and a second
     miss of the re-planned window (a higher SEQUENCE) alert again.
     """
-    from di_ops.templating import environment
-
     zone = zone_of(plan["window_region"])
     window = f"{local_and_utc(plan['window_start'], zone)} to {local_and_utc(plan['window_end'], zone)}"
     later = f"{local_and_utc(next_window[0], zone)} to {local_and_utc(next_window[1], zone)}" if next_window else ""
-    html = (
-        environment()
-        .from_string(_MISSED_HTML)
-        .render(plan=plan, window=window, reason=reason, next_window=later, pending=pending)
-    )
+    html = render("upgrade_missed.html.j2", plan=plan, window=window, reason=reason, next_window=later, pending=pending)
     return Notice(
         dedupe_key=dedupe_key(plan["upgrade_id"], "missed", int(plan["sequence"])),
         kind="upgrade_missed",
         entity=plan["cluster_id"],
         to=tuple(dict.fromkeys(to)),
-        subject=f"MISSED upgrade window: {plan['application']} {plan['cluster_id']} to {plan['target']}, "
-        f"window {local_and_utc(plan['window_start'], zone)}",
+        subject=one_line(
+            f"MISSED upgrade window: {plan['application']} {plan['cluster_id']} to {plan['target']}, "
+            f"window {local_and_utc(plan['window_start'], zone)}"
+        ),
         html=html,
     )

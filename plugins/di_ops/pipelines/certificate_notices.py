@@ -8,6 +8,9 @@ Short notice (DOMAIN.md §2: at least 10 business days, counted from the moment 
 sent): a scheduled renewal whose plan is ``short_notice``, or whose window opens before the notice
 period that starts at the sending instant has run, says **SHORT NOTICE** in its subject and text;
 a plan found short only when its notice goes out (sent later than planned) is marked so then.
+
+The text is ``templates/certificate_notice.html.j2`` (autoescaped: a host name or a reason from
+the inventory is text, never markup); the subject is one header line (:func:`di_ops.templating.one_line`).
 """
 
 from __future__ import annotations
@@ -21,13 +24,6 @@ from di_ops.adapters.certificate_store import ACTIVE, all_plans, update_plan
 from di_ops.settings_certificates import certificates_config
 
 log = logging.getLogger(__name__)
-
-# Jinja2, autoescaped (di_ops.templating): the paragraph a short notice starts with (DOMAIN.md §2).
-SHORT_NOTICE_HTML = (
-    "<p><strong>Short notice</strong>: this notice comes less than {{ days }} business days before the window "
-    "(that period would run until {{ due }}): the certificate was found, or the notice sent, too late for the "
-    "full notice, and the renewal cannot wait past its 3–7-day range.</p>"
-)
 
 
 def recipients(contacts: Iterable[Mapping[str, Any]], *, alert: bool) -> tuple[str, ...]:
@@ -54,7 +50,7 @@ def plan_notice(plan: Mapping[str, Any], contacts: Iterable[Mapping[str, Any]], 
     from di_ops.rules.certificates import notice_due
     from di_ops.rules.common import region_zone
     from di_ops.settings import policy
-    from di_ops.templating import environment
+    from di_ops.templating import one_line, render
 
     status = plan["status"]
     zone = region_zone(plan["region"]).key
@@ -85,32 +81,27 @@ def plan_notice(plan: Mapping[str, Any], contacts: Iterable[Mapping[str, Any]], 
         subject = f"EMERGENCY certificate renewal: {plan['host']} expires {plan['not_after']:%Y-%m-%d %H:%M} UTC"
     else:
         subject = f"INCIDENT: certificate of {plan['host']} expired {plan['not_after']:%Y-%m-%d %H:%M} UTC"
-    sso = (
-        "<p>SSO is enabled on this cluster: after the renewal the operator runs disable SSO → re-import the IdP "
-        "metadata → re-enable SSO → validate SSO.</p>"
-        if plan["sso_enabled"]
-        else ""
-    )
-    short_text = (
-        environment()
-        .from_string(SHORT_NOTICE_HTML)
-        .render(
-            days=policy().change.planned_notice_business_days, due=local_and_utc(notice_due(plan["region"], now), zone)
-        )
-        if short
-        else ""
-    )
-    html = (
-        f"{short_text}<p>{status.capitalize()}: renewal of the {what}.</p>"
-        f"<p>Certificate serial {plan['serial']} expires {expires}.</p>"
-        f"<p>Window: {window}.</p><p>{plan['reason']}</p>{sso}"
+    html = render(
+        "certificate_notice.html.j2",
+        short=short,
+        days=policy().change.planned_notice_business_days,
+        due=local_and_utc(notice_due(plan["region"], now), zone) if short else "",
+        status=status,
+        host=plan["host"],
+        cluster_id=plan["cluster_id"],
+        customer_id=plan["customer_id"],
+        serial=plan["serial"],
+        expires=expires,
+        window=window,
+        reason=plan["reason"],
+        sso=bool(plan["sso_enabled"]),
     )
     return Notice(
         dedupe_key=f"certificate:{plan['plan_id']}",
         kind=f"certificate_{status}{'_short_notice' if short else ''}",
         entity=plan["node_id"],
         to=to,
-        subject=subject,
+        subject=one_line(subject),
         html=html,
         attachments=attachments,
     )

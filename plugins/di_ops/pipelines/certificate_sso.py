@@ -188,10 +188,7 @@ def sso_task(
             kind="certificate_alert",
             entity=cluster_id,
             subject=f"ALERT: SSO of {cluster_id} flagged after certificate renewal ({step} failed)",
-            html=(
-                f"<p>The SSO runbook of cluster {cluster_id} stopped at <b>{step}</b>: {exc}</p>"
-                "<p>The cluster is flagged; SSO is not reported as done.</p>"
-            ),
+            html=sso_flagged_html(cluster_id, step, exc),
             contacts=customer_contacts(engine, window.get("snapshot_id"), customer_id or ""),
             dag_id=dag_id,
             run_id=run_id,
@@ -199,6 +196,14 @@ def sso_task(
             dry_run=dry_run,
         )
         raise AirflowFailException(f"SSO {step} of {cluster_id} failed; cluster flagged: {exc}") from exc
+
+
+def sso_flagged_html(cluster_id: str, step: str, error: object) -> str:
+    """The text of the alert of a flagged cluster (DOMAIN.md §4): ``templates/certificate_sso_flagged.html.j2``,
+    autoescaped (a cluster id comes from the inventory, an error text from the admin API)."""
+    from di_ops.templating import render
+
+    return render("certificate_sso_flagged.html.j2", cluster_id=cluster_id, step=step, error=error)
 
 
 def cluster_customer(engine: Any, plan_ids: list[str], cluster_id: str) -> str | None:

@@ -153,9 +153,19 @@ def mark_failed(engine: Any, pid: str, error: str, now: datetime) -> dict[str, A
 
 
 def alert_notice(kind: str, entity: str, subject: str, html: str, to: tuple[str, ...], dedupe_key: str) -> Any:
+    """An alert e-mail; ``html`` comes from a template (di_ops.templating), the subject is made one header line."""
     from di_ops.notices import Notice
+    from di_ops.templating import one_line
 
-    return Notice(dedupe_key=dedupe_key, kind=kind, entity=entity, to=to, subject=subject, html=html)
+    return Notice(dedupe_key=dedupe_key, kind=kind, entity=entity, to=to, subject=one_line(subject), html=html)
+
+
+def renewal_failed_html(plan_id: str, window_start: Any, error: object) -> str:
+    """The text of the failed-renewal alert (DOMAIN.md §4): ``templates/certificate_renewal_failed.html.j2``,
+    autoescaped (an error text can carry a host name or an answer of the admin API)."""
+    from di_ops.templating import render
+
+    return render("certificate_renewal_failed.html.j2", plan_id=plan_id, window_start=window_start, error=error)
 
 
 def window_report(engine: Any, plan_ids: list[str], clusters: list[str], window: Mapping[str, Any]) -> dict[str, Any]:
@@ -233,7 +243,7 @@ def renew_task(
             kind="certificate_alert",
             entity=plan.get("node_id", pid),
             subject=f"ALERT: certificate renewal of {plan.get('host', pid)} failed",
-            html=f"<p>The renewal of {pid} in the window {window['start']} failed: {exc}</p>",
+            html=renewal_failed_html(pid, window["start"], exc),
             contacts=customer_contacts(engine, window.get("snapshot_id"), plan.get("customer_id", "")),
             dag_id=dag_id,
             run_id=run_id,
