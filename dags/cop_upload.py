@@ -11,7 +11,9 @@ connection defined); a bad one is rejected with its reason (`rejected/<file>.rea
 the others go on. Customer requests are uploaded right away; operator **emergency** uploads in
 the customer's region's next maintenance window (weekend included); other operator uploads get a
 change notice and the earliest change window. Planned uploads are recorded in the ops DB and
-picked up by the run (every 15 minutes) that falls inside their window.
+picked up by the run (every 15 minutes) that falls inside their window - a regular one only once its
+notice is sent. A window that closed without the upload is missed: one alert to the operator, a row in
+the report, a re-plan with a new notice (lifecycle: docs/pipelines/cop.md).
 
 Concurrency: the `cop_upload` pool bounds uploads overall; a lease in the ops DB allows one
 upload per customer at a time. `dry_run` validates and plans; it uploads, records and moves nothing.
@@ -93,10 +95,10 @@ def cop_upload() -> None:
 
     @task
     def send_notices(summary: dict) -> dict:
-        """Change notices (with .ics) for planned regular uploads, once per request."""
+        """Change notices (with .ics) for planned regular uploads, once per plan; missed-window alerts."""
         from di_ops.pipelines.cop_notices import send_notices as run_send_notices
 
-        return run_send_notices(summary["notify"], **_run_facts())
+        return run_send_notices(summary["notify"], alerts=summary.get("alerts", []), **_run_facts())
 
     @task
     def due_uploads(summary: dict) -> list:

@@ -215,3 +215,31 @@ def test_the_change_freeze_stops_uploads_and_leaves_the_inbox_alone(dagbag, cop_
     assert (inbox / "sr-1001-C001.json").exists()
     assert list((sftp / "C001").iterdir()) == []
     assert _requests(cop_world["engine"]) == {}
+
+
+def test_a_window_closed_without_a_run_is_missed_alerted_and_replanned_through_the_dag(dagbag, cop_world) -> None:  # type: ignore[no-untyped-def]
+    """The wiring of DOMAIN.md §2 ("flagged and re-planned with a new notice"): intake finds the miss,
+    send_notices sends the operator's alert and the new notice, the report lists it; the run is green."""
+    from datetime import UTC, datetime
+
+    from di_ops.rules.change import earliest_change_window
+    from di_ops.settings import pipelines
+
+    data, engine = cop_world["data"], cop_world["engine"]
+    write_inbox(data / "cop" / "inbox", {"op-locale-C002.json": DEMO_REQUESTS["op-locale-C002.json"]})
+    dag = dagbag.get_dag("cop_upload")
+    assert dag.test(run_conf=_conf()).state == "success"
+    closed = earliest_change_window("APJC", datetime.fromisoformat(FRIDAY_MORNING)).end.astimezone(UTC)
+
+    run = dag.test(run_conf=_conf(as_of=closed.isoformat()))  # no run fell inside the window
+    assert run.state == "success"
+    row = _requests(engine)["op-locale-C002.json"]
+    assert (row["status"], row["sequence"], row["misses"][-1]["window_end"]) == ("planned", 1, closed.isoformat())
+    mails = [message_from_bytes(p.read_bytes()) for p in sorted(cop_world["outbox"].glob("*.eml"))]
+    to_operator = [m for m in mails if m["To"] in pipelines().alerts.to]
+    assert len(mails) == 3 and len(to_operator) == 1  # notice, alert, new notice
+    assert "MISSED COP upload window" in to_operator[0]["Subject"]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run.run_id)
+    report = json.loads((data / "reports" / "cop_upload" / f"{safe}.json").read_text())
+    assert [m["request_id"] for m in report["missed"]] == [row["request_id"]]
+    assert report["missed"][0]["alert_status"] == "sent"

@@ -113,7 +113,14 @@ def test_planned_uploads_are_picked_up_in_their_window_and_missed_after_it(world
     assert [i["customer_id"] for i in inside["due"]] == ["C004"]
     after = _intake("too-late", as_of=datetime(2026, 11, 28, 5, 0, tzinfo=UTC))  # 06:00 CET: window closed
     assert after["due"] == [] and len(after["missed"]) == 1
-    assert _statuses(engine) == {"psirt.json": "missed"}
+    (miss,) = after["missed"]
+    assert "no upload was attempted" in miss["reason"]
+    # an emergency is re-planned into the next maintenance window, weekend included, without a notice
+    assert miss["new_window_start"] == "2026-11-28T20:00:00+00:00" and miss["new_notice"] is False
+    assert after["notify"] == [] and [a["dedupe_key"] for a in after["alerts"]] == [miss["alert"]]
+    with engine.connect() as conn:
+        (row,) = conn.execute(select(cop_requests)).mappings()
+    assert (row["status"], row["sequence"], row["misses"][-1]["sequence"]) == ("planned", 1, 0)
 
 
 @pytest.fixture

@@ -148,6 +148,50 @@ def test_an_unreachable_mail_server_is_a_fault_and_the_report_keeps_the_run_from
     assert _statuses(engine) == {f"cop:{'c' * 32}": "failed"}
 
     summary = {"due": [], "planned": [], "rejected": [], "missed": [], "notify": [item], "dry_run_plan": []}
-    with pytest.raises(Exception, match="1 change notice.s. not sent") as report_failure:
+    with pytest.raises(Exception, match="1 notice.s. or alert.s. not sent") as report_failure:
         write_report(summary, dag_id="cop_upload", run_id="run-down", dry_run=False)
     assert getattr(report_failure.value, REFUSAL_MARK, False)  # the notices task alerted already
+
+
+# --- a re-plan after a missed window: a new notice (SEQUENCE + 1) and one operator alert -----------
+
+
+def test_a_replanned_notice_updates_the_same_event_and_names_the_missed_window() -> None:
+    from di_ops.pipelines.cop_missed import notice_key
+
+    item = _item("r" * 32, "C002", "APJC") | {
+        "sequence": 2,
+        "dedupe_key": notice_key("r" * 32, 2),
+        "replaces": ["2026-11-27T12:00:00+00:00", "2026-11-27T21:00:00+00:00"],
+    }
+    first = cop_notice(_item("r" * 32, "C002", "APJC"), {"name": "Acme", "partner": "P"}, ("a@example.com",), MORNING)
+    notice = cop_notice(item, {"name": "Acme", "partner": "P"}, ("a@example.com",), MORNING)
+    assert (first.dedupe_key, notice.dedupe_key) == (f"cop:{'r' * 32}", f"cop:{'r' * 32}:2")
+    assert notice.subject.startswith("Re-planned maintenance") and first.subject.startswith("Planned maintenance")
+    assert "This replaces the window 2026-11-27 21:00 JST (2026-11-27 12:00 UTC)" in notice.html
+    assert "This replaces" not in first.html
+    ics, first_ics = notice.attachments["cop-upload.ics"], first.attachments["cop-upload.ics"]
+    assert "SEQUENCE:2" in ics and "SEQUENCE:0" in first_ics
+    assert f"UID:cop-{'r' * 32}@di-ops" in ics and f"UID:cop-{'r' * 32}@di-ops" in first_ics
+
+
+def test_the_missed_window_alert_escapes_request_values_and_has_one_key_per_missed_plan() -> None:
+    from di_ops.pipelines.cop_missed import alert_key, missed_alert
+
+    miss = {
+        "sequence": 0,
+        "region": "EMEA",
+        "window_start": "2026-12-11T20:00:00+00:00",
+        "window_end": "2026-12-12T05:00:00+00:00",
+        "reason": f"the last upload attempt failed: {HOSTILE}",
+        "new_window_start": "2026-12-28T20:00:00+00:00",
+        "new_window_end": "2026-12-29T05:00:00+00:00",
+        "new_notice": True,
+    }
+    item = {"request_id": "q" * 32, "customer_id": "C001", "cop_file": f"{HOSTILE}.cop.sgn", "miss": miss}
+    alert = missed_alert(item | {"dedupe_key": alert_key("q" * 32, 0)}, ("noc@example.com", "noc@example.com"))
+    assert alert.to == ("noc@example.com",) and alert.dedupe_key == f"cop:{'q' * 32}:missed:0"
+    assert alert_key("q" * 32, 1) != alert.dedupe_key  # a second miss of the re-planned window alerts again
+    assert "<img" not in alert.html and "&lt;img src=x onerror=alert(1)&gt;" in alert.html
+    assert "2026-12-28 21:00 CET (2026-12-28 20:00 UTC)" in alert.html and "new change notice" in alert.html
+    assert alert.subject.startswith("MISSED COP upload window") and "\n" not in alert.subject

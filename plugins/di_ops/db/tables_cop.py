@@ -1,8 +1,8 @@
-"""Ops-DB tables of the ``cop_upload`` pipeline (migration ``cop_0001``)."""
+"""Ops-DB tables of the ``cop_upload`` pipeline (migrations ``cop_0001``, ``cop_0002``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text, text
 
 from di_ops.db.schema import metadata
 
@@ -22,7 +22,8 @@ cop_requests = Table(
     Column("region", String(8), nullable=True),
     Column("sha512", String(128), nullable=True),
     Column("bytes", Integer, nullable=True),
-    # rejected | due | planned | uploaded | failed | missed
+    # rejected | due | planned | uploaded | failed | cancelled (lifecycle: docs/pipelines/cop.md);
+    # ``missed`` only on rows of a dry run's plan and on rows written before cop_0002
     Column("status", String(16), nullable=False),
     Column("reason", Text, nullable=True),
     Column("window_start", DateTime(timezone=True), nullable=True),
@@ -31,6 +32,16 @@ cop_requests = Table(
     Column("run_id", String(250), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # A planned upload's plan number: 0, then +1 per re-plan after a missed window; the notice's
+    # dedupe key and its .ics SEQUENCE (DOMAIN.md §2: a re-plan goes out as a new notice).
+    Column("sequence", Integer, nullable=False, server_default=text("0")),
+    # When the change notice of the current sequence was sent (its window counts from here).
+    Column("notified_at", DateTime(timezone=True), nullable=True),
+    # The last failed upload attempt inside the window (cleared by a re-plan).
+    Column("last_error", Text, nullable=True),
+    # Every missed window, oldest first: found at, sequence, window, reason, the re-planned window
+    # (a JSON list; NULL while none was missed).
+    Column("misses", JSON, nullable=True),
     Index("ix_cop_requests_status", "status"),
 )
 

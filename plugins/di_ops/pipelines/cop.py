@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from di_ops.adapters.opsdb import ops_engine, pin_snapshot, snapshot_rows, write_audit
 from di_ops.db.tables_cop import cop_requests
+from di_ops.pipelines.cop_missed import notice_item, review_waiting, work_item
 from di_ops.pipelines.cop_plan import (
     CopRequest,
     decide_timing,
@@ -34,13 +35,6 @@ from di_ops.pipelines.cop_plan import (
 from di_ops.settings_cop import CopSettings, cop_settings
 
 log = logging.getLogger(__name__)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes: the ops DB stores UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def fail_task(message: str) -> Exception:
@@ -102,22 +96,6 @@ def _unknown_request(request_id: str, source: str, at: datetime, inbox_file: str
     )
 
 
-def _work_item(row: dict[str, Any]) -> dict[str, Any]:
-    """What an upload task needs (small, JSON-safe for XCom)."""
-    return {k: row[k] for k in ("request_id", "customer_id", "cop_file", "sha512", "bytes")}
-
-
-def _notice_item(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "request_id": row["request_id"],
-        "customer_id": row["customer_id"],
-        "cop_file": row["cop_file"],
-        "region": row["region"],
-        "window_start": row["window_start"].isoformat(),
-        "window_end": row["window_end"].isoformat(),
-    }
-
-
 def _evaluate(
     request: CopRequest,
     *,
@@ -164,8 +142,10 @@ def intake(
 ) -> dict[str, Any]:
     """Read the inbox and the manual request, validate and plan them, pick up due planned uploads.
 
-    Returns ``due`` (work items to upload now), ``notify`` (request ids needing a change notice),
-    ``planned``, ``rejected`` and ``missed`` (request ids). A dry run records nothing and moves nothing.
+    Returns ``due`` (work items to upload now), ``notify`` (change notices to send), ``alerts``
+    (missed-window alerts to send), ``planned`` (request ids), ``rejected``, and the review's
+    ``missed``, ``replanned`` and ``awaiting_notice`` entries (``di_ops.pipelines.cop_missed``).
+    A dry run records nothing and moves nothing.
     """
     settings = cop_settings()
     engine = ops_engine()
@@ -186,7 +166,10 @@ def intake(
             "notify": [],
             "planned": [],
             "rejected": [],
+            "alerts": [],
             "missed": [],
+            "replanned": [],
+            "awaiting_notice": [],
             "dry_run_plan": [],
             "waiting_for_inventory": waiting,
         }
@@ -280,26 +263,17 @@ def intake(
                 row["reason"],
             )
 
-    due = [r for r in recorded if r["status"] == "due"]
-    missed: list[str] = []
-    with engine.begin() as conn:
-        waiting = (
-            conn.execute(select(cop_requests).where(cop_requests.c.status.in_(("planned", "due")))).mappings().all()
-        )
-        for row in waiting:
-            if any(r["request_id"] == row["request_id"] for r in recorded):
-                continue
-            start, end = as_utc(row["window_start"]), as_utc(row["window_end"])
-            if row["status"] == "due" or (start is not None and end is not None and start <= as_of < end):
-                due.append(dict(row))
-            elif end is not None and end <= as_of:
-                missed.append(row["request_id"])
-                if not dry_run:
-                    conn.execute(
-                        update(cop_requests)
-                        .where(cop_requests.c.request_id == row["request_id"])
-                        .values(status="missed", updated_at=now, reason=f"its window ended {end.isoformat()} unused")
-                    )
+    review = review_waiting(
+        engine,
+        skip={r["request_id"] for r in recorded},
+        as_of=as_of,
+        now=now,
+        settings=settings,
+        dag_id=dag_id,
+        run_id=run_id,
+        dry_run=dry_run,
+    )
+    due = [work_item(r) for r in recorded if r["status"] == "due"] + review.due
     if not dry_run:
         write_audit(
             engine,
@@ -314,25 +288,32 @@ def intake(
                     "actor": None,
                 }
                 for r in recorded
-            ],
+            ]
+            + review.audit,
         )
     summary = {
-        "due": [_work_item(r) for r in due],
-        "notify": [_notice_item(r) for r in recorded if r.get("notice")],
+        "due": due,
+        "notify": [notice_item(r) for r in recorded if r.get("notice")] + review.notify,
+        "alerts": review.alerts,
         "planned": [r["request_id"] for r in recorded if r["status"] == "planned"],
         "rejected": [
             {"request_id": r["request_id"], "reason": r["reason"]} for r in recorded if r["status"] == "rejected"
         ],
-        "missed": missed,
+        "missed": review.missed,
+        "replanned": review.replanned,
+        "awaiting_notice": review.awaiting_notice,
         "dry_run_plan": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in recorded]
         if dry_run
         else [],
     }
     log.info(
-        "intake: %d due, %d planned, %d rejected, %d missed",
+        "intake: %d due, %d planned, %d rejected, %d missed, %d re-planned (notice not sent by the window), "
+        "%d awaiting their notice",
         len(summary["due"]),
         len(summary["planned"]),
         len(summary["rejected"]),
-        len(missed),
+        len(review.missed),
+        len(review.replanned),
+        len(review.awaiting_notice),
     )
     return summary

@@ -22,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from di_ops.adapters.opsdb import ops_engine, write_audit
 from di_ops.db.tables_cop import cop_leases, cop_requests, cop_uploads
-from di_ops.pipelines.cop import as_utc, fail_task
+from di_ops.pipelines.cop import fail_task
+from di_ops.pipelines.cop_missed import as_utc
 from di_ops.settings_cop import CopSettings, cop_settings
 
 log = logging.getLogger(__name__)
@@ -120,8 +121,16 @@ def sftp_target(customer_id: str, settings: CopSettings | None = None) -> Any:
 def upload_request(
     item: dict[str, Any], *, dag_id: str, run_id: str, holder: str, dry_run: bool, last_try: bool
 ) -> dict[str, Any]:
-    """Upload one request's COP file under the customer's lease; record the receipt once."""
+    """Upload one request's COP file under the customer's lease; record the receipt once.
+
+    A planned upload (``item["window_end"]`` set) that fails keeps its error in ``last_error``: a
+    refused one (host key, checksum, conflict) is ``failed``; a transient one (server down, lease
+    busy, a timeout) stays ``planned`` after the last try, as a refusal (no on-call alert): the next
+    run inside the window tries again, and a window that closes without the upload is missed - one
+    alert to the operator and a re-plan (``di_ops.pipelines.cop_missed``, DOMAIN.md §2).
+    """
     from di_ops.adapters.sftp_upload import PermanentUploadError, TransferTuning, upload_file
+    from di_ops.pipelines.common import refused
 
     settings = cop_settings()
     if dry_run:
@@ -142,13 +151,16 @@ def upload_request(
         packets_per_request=settings.transfer.packets_per_request, max_outstanding=settings.transfer.max_outstanding
     )
 
-    def mark(status: str, reason: str) -> None:
+    windowed = item.get("window_end") is not None
+
+    def mark(status: str | None, reason: str) -> None:
+        values: dict[str, Any] = {"updated_at": datetime.now(UTC)}
+        if status is not None:
+            values |= {"status": status, "reason": reason}
+        if windowed:
+            values["last_error"] = reason
         with engine.begin() as conn:
-            conn.execute(
-                update(cop_requests)
-                .where(cop_requests.c.request_id == item["request_id"])
-                .values(status=status, reason=reason, updated_at=datetime.now(UTC))
-            )
+            conn.execute(update(cop_requests).where(cop_requests.c.request_id == item["request_id"]).values(**values))
 
     try:
         with customer_lease(
@@ -164,7 +176,15 @@ def upload_request(
         mark("failed", str(exc))
         raise fail_task(f"upload of {item['cop_file']} to {item['customer_id']} refused: {exc}") from exc
     except Exception as exc:
-        if last_try:
+        if windowed:
+            mark(None, f"{type(exc).__name__}: {exc}")
+            if last_try:
+                raise refused(
+                    f"upload of {item['cop_file']} to {item['customer_id']} not done ({exc}); it stays planned: "
+                    f"the next run inside its window (until {item['window_end']}) tries again, else it is marked "
+                    "missed, the operator alerted and the upload re-planned"
+                ) from exc
+        elif last_try:
             mark("failed", f"gave up after retries: {exc}")
         raise
     finished = datetime.now(UTC)
@@ -216,33 +236,40 @@ def upload_request(
 # --- report -----------------------------------------------------------------------------------
 
 
-def _notice_outcomes(engine: Engine, notify: list[dict[str, Any]]) -> dict[str, str]:
-    """The recorded status of each change notice the run had to send (``not recorded`` when none)."""
+def _notice_outcomes(engine: Engine, items: list[dict[str, Any]]) -> dict[str, str]:
+    """The recorded status of each notice or alert the run had to send, by dedupe key
+    (``not recorded`` when none)."""
     from di_ops.db.schema import notices
 
-    keys = {f"cop:{item['request_id']}": item["request_id"] for item in notify}
+    keys = {item.get("dedupe_key") or f"cop:{item['request_id']}" for item in items}
     with engine.connect() as conn:
         found = {r.dedupe_key: r.status for r in conn.execute(select(notices).where(notices.c.dedupe_key.in_(keys)))}
-    return {request_id: found.get(key, "not recorded") for key, request_id in keys.items()}
+    return {key: found.get(key, "not recorded") for key in sorted(keys)}
 
 
 def write_report(intake_summary: dict[str, Any] | None, *, dag_id: str, run_id: str, dry_run: bool) -> dict[str, Any]:
     """The run report (JSON in the reports folder): requests by status, rejections with their
-    reasons, change notices and the upload receipts.
+    reasons, change notices, the upload receipts, and the lifecycle of planned uploads: ``missed``
+    (a window that closed without the upload: reason, alert, the re-planned window), ``replanned``
+    (a window reached with its notice unsent: not uploaded), ``awaiting_notice`` and
+    ``not_uploaded`` (due this run, not uploaded: a planned one stays planned for the next run in
+    its window). See docs/pipelines/cop.md.
 
     A dry run records no request rows: its requests and counts come from the plan intake returned,
     so the report counts what intake rejected. The report fails the run when an upload failed
-    (a fault: alerted) or a change notice was not sent (the notices task failed and alerted, or
-    refused, itself: the report only keeps the run from ending green, as a refusal).
+    (a fault: alerted) or a notice, alert or due upload was not done (the task that tried failed
+    and alerted, or refused, itself: the report only keeps the run from ending green, as a refusal).
     """
     from di_ops.pipelines.common import refused
 
     settings = cop_settings()
     if intake_summary is None:  # the run stopped before intake (change freeze, an intake failure)
         raise fail_task("intake did not run (change freeze or an earlier failure): nothing was read or uploaded")
-    ids = [i["request_id"] for i in intake_summary.get("due", [])]
+    due = intake_summary.get("due", [])
+    missed = intake_summary.get("missed", [])
+    lifecycle = missed + intake_summary.get("replanned", []) + intake_summary.get("awaiting_notice", [])
+    ids = [i["request_id"] for i in due] + [e["request_id"] for e in lifecycle]
     ids += intake_summary.get("planned", []) + [r["request_id"] for r in intake_summary.get("rejected", [])]
-    ids += intake_summary.get("missed", [])
     engine = ops_engine()
     with engine.connect() as conn:
         requests = [
@@ -253,12 +280,34 @@ def write_report(intake_summary: dict[str, Any] | None, *, dag_id: str, run_id: 
             dict(r["detail"]) | {"request_id": r["request_id"], "customer_id": r["customer_id"]}
             for r in conn.execute(select(cop_uploads).where(cop_uploads.c.request_id.in_(ids))).mappings()
         ]
-    if dry_run:  # nothing was recorded: the plan stands for the rows, a missed window is not marked
+    if dry_run:  # nothing was recorded: the plan stands for the rows, a missed window is not re-planned
         known = {r["request_id"] for r in requests}
         requests += [dict(r) for r in intake_summary.get("dry_run_plan", []) if r["request_id"] not in known]
-        missed = set(intake_summary.get("missed", []))
-        requests = [r | {"status": "missed"} if r["request_id"] in missed else r for r in requests]
-    notices = _notice_outcomes(engine, intake_summary.get("notify", []))
+        would_miss = {e["request_id"] for e in missed}
+        requests = [r | {"status": "missed"} if r["request_id"] in would_miss else r for r in requests]
+    notices = _notice_outcomes(engine, intake_summary.get("notify", []) + intake_summary.get("alerts", []))
+    alert_status = {e["alert"]: notices.get(e["alert"], "not recorded") for e in missed}
+    by_id = {r["request_id"]: r for r in requests}
+    not_uploaded = (
+        []
+        if dry_run
+        else [
+            {
+                "request_id": i["request_id"],
+                "customer_id": i["customer_id"],
+                "cop_file": i["cop_file"],
+                "status": by_id.get(i["request_id"], {}).get("status"),
+                "error": by_id.get(i["request_id"], {}).get("last_error"),
+                "window_end": i.get("window_end"),
+            }
+            for i in due
+            if by_id.get(i["request_id"], {}).get("status") not in ("uploaded", "failed")
+        ]
+    )
+    counts = {
+        status: sum(1 for r in requests if r["status"] == status)
+        for status in ("due", "planned", "uploaded", "rejected", "failed")
+    }
     report = {
         "dag_id": dag_id,
         "run_id": run_id,
@@ -267,18 +316,25 @@ def write_report(intake_summary: dict[str, Any] | None, *, dag_id: str, run_id: 
         "rejected": intake_summary.get("rejected", []),
         "notices": notices,
         "uploads": sorted(receipts, key=lambda r: r["request_id"]),
+        "missed": [e | {"alert_status": alert_status[e["alert"]]} for e in missed],
+        "replanned": intake_summary.get("replanned", []),
+        "awaiting_notice": intake_summary.get("awaiting_notice", []),
+        "not_uploaded": not_uploaded,
         "dry_run_plan": intake_summary.get("dry_run_plan", []),
         # inbox requests left unread because no inventory snapshot existed yet (read by the next run)
         "waiting_for_inventory": intake_summary.get("waiting_for_inventory", 0),
-        "counts": {
-            status: sum(1 for r in requests if r["status"] == status)
-            for status in ("due", "planned", "uploaded", "rejected", "failed", "missed")
+        "counts": counts
+        | {
+            "missed": len(missed),
+            "replanned": len(intake_summary.get("replanned", [])),
+            "awaiting_notice": len(intake_summary.get("awaiting_notice", [])),
         },
     }
     folder = settings.folder(settings.reports)
     folder.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    (folder / f"{safe}.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    where = folder / f"{safe}.json"
+    where.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     for receipt in report["uploads"]:
         log.info(
             "receipt %s -> %s: %d bytes, sha512 %s..., %.2f s, %.1f MB/s (%s)",
@@ -290,17 +346,23 @@ def write_report(intake_summary: dict[str, Any] | None, *, dag_id: str, run_id: 
             receipt["mb_per_s"],
             receipt["outcome"],
         )
-    unsent = {rid: status for rid, status in notices.items() if status not in ("sent", "dry_run")}
+    for entry in report["missed"]:
+        log.warning("MISSED %s/%s: %s", entry["customer_id"], entry["cop_file"], entry["reason"])
+    unsent = {key: status for key, status in notices.items() if status not in ("sent", "already_sent", "dry_run")}
     failed = [r for r in requests if r["status"] == "failed"]
     if failed:
         raise fail_task(
-            f"{len(failed)} upload(s) failed (report {folder / f'{safe}.json'}): "
+            f"{len(failed)} upload(s) failed (report {where}): "
             + "; ".join(f"{r['customer_id']}/{r['cop_file']}: {r['reason']}" for r in failed)
-            + (f"; {len(unsent)} change notice(s) not sent" if unsent else "")
+            + (f"; {len(unsent)} notice(s) not sent" if unsent else "")
         )
-    if unsent:
+    problems = [f"{key}: {status}" for key, status in unsent.items()]
+    problems += [
+        f"upload {n['customer_id']}/{n['cop_file']} not done ({n['error'] or n['status']})" for n in not_uploaded
+    ]
+    if problems:
         raise refused(
-            f"{len(unsent)} change notice(s) not sent (see the send_notices task; report "
-            f"{folder / f'{safe}.json'}): " + ", ".join(f"request {rid[:12]}: {st}" for rid, st in unsent.items())
+            f"{len(unsent)} notice(s) or alert(s) not sent, {len(not_uploaded)} due upload(s) not done (see the "
+            f"send_notices and upload tasks; report {where}): " + ", ".join(problems)
         )
     return report["counts"]
