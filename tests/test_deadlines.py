@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from di_ops import deadlines
 from di_ops.rules.deadlines import earliest_local_time, window_close
@@ -56,7 +58,8 @@ def test_every_dag_has_one_alert_with_the_configured_rule(bag: Any) -> None:
     assert kinds["inventory_sync"] == ("DagRunQueuedAtDeadline", timedelta(minutes=30))
     assert kinds["cop_upload"] == ("DagRunQueuedAtDeadline", timedelta(hours=6))
     assert kinds["certificate_sweep"] == ("DagRunQueuedAtDeadline", timedelta(hours=2))  # the default
-    assert len(kinds) == 12
+    assert kinds["upgrade_emergency_check"] == ("DagRunQueuedAtDeadline", timedelta(hours=2))  # the default
+    assert len(kinds) == 13
 
 
 def test_the_callback_is_an_importable_coroutine_function_outside_the_dags_folder() -> None:
@@ -225,3 +228,103 @@ def test_the_callback_mails_once_per_deadline(smtp_sink: Path, data_dir: Path) -
         )
     )
     assert "finished by 06:00 local time" in text and "running" in text
+
+
+# --- an ended run never leaves its deadline Pending (plugins/di_ops/deadline_listener.py) ---------
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+_RUNS = iter(range(10**9))
+
+
+def _ended_run(session: Any, hook: str, end: datetime | None, rows: list[tuple[datetime, bool]]) -> Any:
+    """A run of ``backup_retention`` ended (``hook``: failed/success) at ``end`` with the given
+    ``(deadline_time, missed)`` rows, as Airflow's core writes them (each with its callback row)."""
+    from airflow.models import DagRun
+    from airflow.models.deadline import Deadline
+    from airflow.sdk import AsyncCallback
+
+    run = DagRun(dag_id="backup_retention", run_id=f"manual__ended_{next(_RUNS)}", run_after=NOW, run_type="manual")
+    session.add(run)
+    session.flush()
+    callback = AsyncCallback(deadlines.CALLBACK_PATH, kwargs={"dag_id": "backup_retention", "rule": "r"})
+    for deadline_time, missed in rows:
+        row = Deadline(deadline_time, callback, run.id, None, dag_id="backup_retention")
+        row.missed = missed
+        session.add(row)
+    run.state = hook  # DagRun.set_state: stamps end_date = now
+    run.end_date = end
+    session.flush()
+    return run
+
+
+def _left(run_id: str) -> list[tuple[datetime, bool]]:
+    from airflow.models import DagRun
+    from airflow.models.deadline import Deadline
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(Deadline.deadline_time, Deadline.missed).join(DagRun).where(DagRun.run_id == run_id)
+        ).all()
+    return sorted((t.replace(tzinfo=UTC) if t.tzinfo is None else t, bool(m)) for t, m in rows)
+
+
+def _end_run(hook: str, end: datetime | None, rows: list[tuple[datetime, bool]]) -> str:
+    """End a run with ``rows`` and call the listener the way the scheduler does: through Airflow's
+    listener manager (the plugin's registration), in the session that ends the run."""
+    from airflow.listeners.listener import get_listener_manager
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = _ended_run(session, hook, end, rows)
+        getattr(get_listener_manager().hook, f"on_dag_run_{hook}")(dag_run=run, msg="test")
+        return str(run.run_id)
+
+
+H = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("hook", "end", "rows", "left"),
+    [
+        # ended before its deadline: removed with the run, as Airflow does for a success
+        ("failed", NOW - H, [(NOW + H, False)], []),
+        ("failed", NOW - 2 * H, [(NOW - H, False)], []),  # ended before a deadline that has passed since
+        ("failed", NOW - H, [(NOW - H, False)], []),  # ended exactly at it
+        ("success", NOW - H, [(NOW + H, False)], []),  # a run marked success by hand
+        # ended after its deadline: left to the scheduler (past, so its next loop marks it missed)
+        ("failed", NOW - H + timedelta(seconds=1), [(NOW - H, False)], [(NOW - H, False)]),
+        ("failed", NOW, [(NOW - H, True)], [(NOW - H, True)]),  # already missed: its mail is queued
+        ("failed", NOW - 2 * H, [(NOW - H, True)], [(NOW - H, True)]),  # missed wins over the end date
+        # not ended (a pending teardown keeps the run's end open): nothing to resolve yet
+        ("failed", None, [(NOW + H, False)], [(NOW + H, False)]),
+        ("failed", NOW - H, [(NOW + H, False), (NOW - 2 * H, False)], [(NOW - 2 * H, False)]),
+    ],
+)
+def test_an_ended_run_resolves_its_deadlines(
+    airflow_db: Path, hook: str, end: datetime | None, rows: list[tuple[datetime, bool]], left: list[Any]
+) -> None:
+    other = _end_run("failed", None, [(NOW + H, False)])  # an unfinished run next to it keeps its deadline
+    assert _left(_end_run(hook, end, rows)) == left
+    assert _left(other) == [(NOW + H, False)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hook=st.sampled_from(["failed", "success"]),
+    ended_ago=st.integers(min_value=0, max_value=3 * 86400),
+    rows=st.lists(
+        st.tuples(st.integers(min_value=-2 * 86400, max_value=2 * 86400), st.booleans()), min_size=1, max_size=4
+    ),
+)
+def test_no_deadline_of_an_ended_run_is_left_pending(
+    airflow_db: Path, hook: str, ended_ago: int, rows: list[tuple[int, bool]]
+) -> None:
+    """Every deadline of an ended run is gone, or missed, or already due - then the scheduler's
+    next loop (``deadline_time < now and not missed``) marks it missed and queues its one e-mail."""
+    end = NOW - timedelta(seconds=ended_ago)
+    given_rows = sorted((end + timedelta(seconds=offset), missed) for offset, missed in rows)
+    left = _left(_end_run(hook, end, given_rows))
+    assert left == [(t, missed) for t, missed in given_rows if missed or t < end]
+    assert all(missed or t < datetime.now(UTC) for t, missed in left)

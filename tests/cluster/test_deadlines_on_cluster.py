@@ -1,7 +1,9 @@
 """Deadline Alerts on a real scheduler and triggerer (they crash dag.test() on Airflow 3.3.2, so
 they are proven here): the custom DeadlineReference registered by the plugin is evaluated by the
 scheduler with the project's rule, an overrun run sends exactly one e-mail through the SMTP
-provider, and a run that finishes in time sends none. Housekeeping runs on the cluster too."""
+provider, and a run that finishes in time sends none. Housekeeping runs on the cluster too. A run
+that ends any other way (a task failed for good, marked failed or success by hand) leaves no
+deadline *Pending* (docs/interfaces.md, Deadline Alerts)."""
 
 from __future__ import annotations
 
@@ -100,3 +102,140 @@ def test_an_overrun_nightly_run_alerts_once_and_a_timely_one_not_at_all(cluster:
         ).all()
     ops.dispose()
     assert [(n[0], n[1]) for n in notices] == [("sent", late)]
+
+
+# --- an ended run never leaves its deadline Pending (plugins/di_ops/deadline_listener.py) --------
+
+
+def _mails_about(outbox: Path, run_id: str) -> list[str]:
+    """Subjects of the e-mails whose subject or HTML body names the run."""
+    out = []
+    for path in sorted(outbox.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes())
+        subject = str(make_header(decode_header(message["Subject"] or "")))
+        bodies = [
+            part.get_payload(decode=True).decode("utf-8", "replace")
+            for part in message.walk()
+            if part.get_content_maintype() == "text"
+        ]
+        if run_id in subject or any(run_id in body for body in bodies):
+            out.append(subject)
+    return out
+
+
+def _ui_deadlines(api: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """What the run's Deadlines view shows (the UI route behind *Pending*/*Missed*)."""
+    response = api.client.get(f"{api.base}/ui/dags/{dag_id}/dagRuns/{run_id}/deadlines")
+    response.raise_for_status()
+    return list(response.json()["deadlines"])
+
+
+def _ui_pending(api: Any) -> set[tuple[str, str]]:
+    """Browse → Deadlines, status *Pending* (``missed=false``) across all DAGs and runs."""
+    response = api.client.get(f"{api.base}/ui/dags/~/dagRuns/~/deadlines", params={"missed": False, "limit": 1000})
+    response.raise_for_status()
+    return {(d["dag_id"], d["dag_run_id"]) for d in response.json()["deadlines"]}
+
+
+def _set_paused(api: Any, dag_id: str, paused: bool) -> bool:
+    """Pause or unpause ``dag_id``; returns whether it was paused before."""
+    api.wait_for_dag(dag_id)
+    before = bool(api.client.get(f"/dags/{dag_id}").json()["is_paused"])
+    api.client.patch(f"/dags/{dag_id}", json={"is_paused": paused}).raise_for_status()
+    return before
+
+
+def _queue_run(api: Any, dag_id: str, conf: dict[str, Any], logical_date: str | None = None) -> str:
+    """A run created while its DAG is paused: it stays queued (its deadline is there) until unpaused."""
+    response = api.client.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf})
+    response.raise_for_status()
+    return str(response.json()["dag_run_id"])
+
+
+def _wait_for_deadline(cluster: dict[str, Any], dag_id: str, run_id: str, timeout: float = 60) -> list[Any]:
+    rows: list[tuple[datetime, bool]] = []
+    until = time.monotonic() + timeout
+    while time.monotonic() < until and not rows:
+        rows = _deadlines(cluster, dag_id, run_id)
+        time.sleep(1)
+    return rows
+
+
+def test_a_failed_run_leaves_no_deadline_pending(cluster: dict[str, Any]) -> None:
+    """A task fails for good (the SLA audit pointed at exports that do not exist: AirflowFailException,
+    no retries, an on-call alert): the scheduler ends the run and removes its deadline an hour ahead
+    in the same transaction, so the UI shows it Pending before and not at all after, and the only
+    e-mail about the run is the failure alert."""
+    api, outbox = cluster["api"], cluster["outbox"]
+    was_paused = _set_paused(api, "sla_audit", True)
+    try:
+        run_id = _queue_run(api, "sla_audit", {"export_path": "no-such-tac-exports"})
+        [(deadline_time, missed)] = _wait_for_deadline(cluster, "sla_audit", run_id)
+        queued_at = datetime.fromisoformat(api.client.get(f"/dags/sla_audit/dagRuns/{run_id}").json()["queued_at"])
+        assert (deadline_time, missed) == (queued_at + timedelta(hours=1), False)  # after_queued: PT1H
+        assert [d["missed"] for d in _ui_deadlines(api, "sla_audit", run_id)] == [False]
+        assert ("sla_audit", run_id) in _ui_pending(api)  # Browse → Deadlines: Pending
+    finally:
+        _set_paused(api, "sla_audit", False)
+    assert api.wait_for_run("sla_audit", run_id, timeout=240) == "failed"
+    [start] = [t for t in api.task_instances("sla_audit", run_id) if t["task_id"] == "start_audit"]
+    assert (start["state"], start["try_number"]) == ("failed", 1)
+    # Resolved with the run's end: already gone when the API first reports the run failed.
+    assert _deadlines(cluster, "sla_audit", run_id) == []
+    assert _ui_deadlines(api, "sla_audit", run_id) == []
+    assert ("sla_audit", run_id) not in _ui_pending(api)
+
+    until = time.monotonic() + 120
+    while time.monotonic() < until and not _mails_about(outbox, run_id):
+        time.sleep(2)
+    time.sleep(10)  # a scheduler loop and a triggerer pass more: no deadline e-mail follows
+    assert _mails_about(outbox, run_id) == ["[di-ops] sla_audit.start_audit failed"]
+    assert _deadline_mails(outbox, run_id) == []
+    if was_paused:
+        _set_paused(api, "sla_audit", True)
+
+
+def test_runs_ended_by_hand_resolve_their_deadlines(cluster: dict[str, Any]) -> None:
+    """A run marked failed or success by hand (the api-server ends it) before its deadline loses
+    the deadline; one marked failed after its deadline was missed keeps it missed, with one e-mail."""
+    api, outbox = cluster["api"], cluster["outbox"]
+    paused = {dag_id: _set_paused(api, dag_id, True) for dag_id in ("inventory_sync", "backup_retention")}
+    try:
+        night = (datetime.now(UTC) - timedelta(days=3)).replace(hour=1, minute=0, second=0, microsecond=0)
+        late = _queue_run(
+            api,
+            "backup_retention",
+            {"dry_run": True, "as_of": DEFAULT_AS_OF.isoformat()},
+            logical_date=night.isoformat(),
+        )
+        _, expected = earliest_local_time(night, wall_time(6, 0))
+        ended = {state: _queue_run(api, "inventory_sync", {}) for state in ("failed", "success")}
+        for run_id in ended.values():
+            assert [m for _, m in _wait_for_deadline(cluster, "inventory_sync", run_id)] == [False]
+            assert ("inventory_sync", run_id) in _ui_pending(api)
+        # backup_retention's deadline is long past: the scheduler marks it missed although the run waits.
+        until = time.monotonic() + 120
+        while time.monotonic() < until and _deadlines(cluster, "backup_retention", late) != [(expected, True)]:
+            time.sleep(2)
+        assert _deadlines(cluster, "backup_retention", late) == [(expected, True)]
+
+        for state, run_id in ended.items():
+            patched = api.client.patch(f"/dags/inventory_sync/dagRuns/{run_id}", json={"state": state})
+            patched.raise_for_status()
+            assert patched.json()["state"] == state
+            assert _deadlines(cluster, "inventory_sync", run_id) == [], state
+            assert _ui_deadlines(api, "inventory_sync", run_id) == [], state
+        api.client.patch(f"/dags/backup_retention/dagRuns/{late}", json={"state": "failed"}).raise_for_status()
+        assert _deadlines(cluster, "backup_retention", late) == [(expected, True)]  # missed stays missed
+        assert [d["missed"] for d in _ui_deadlines(api, "backup_retention", late)] == [True]
+    finally:
+        for dag_id, was_paused in paused.items():
+            _set_paused(api, dag_id, was_paused)
+
+    until = time.monotonic() + 120
+    while time.monotonic() < until and not _deadline_mails(outbox, late):
+        time.sleep(2)
+    time.sleep(10)
+    assert len(_deadline_mails(outbox, late)) == 1
+    for run_id in ended.values():
+        assert _mails_about(outbox, run_id) == []
