@@ -98,6 +98,21 @@ def build_app(lab: Lab) -> FastAPI:
     def history() -> list[dict[str, str]]:
         return list(lab.history)
 
+    @api.get("/lab/clock")
+    def get_clock() -> dict[str, Any]:
+        return {"now": lab.clock().isoformat(), "real": lab.clock_is_real}
+
+    @api.put("/lab/clock")
+    def put_clock(body: dict[str, Any]) -> dict[str, Any]:
+        from datetime import datetime
+
+        value = body.get("now")
+        try:
+            lab.set_clock(None if value is None else datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"now": lab.clock().isoformat(), "real": lab.clock_is_real}
+
     @api.get("/lab/endpoints")
     def endpoints() -> dict[str, str]:
         return lab.endpoints

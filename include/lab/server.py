@@ -9,7 +9,11 @@
 - SSO per cluster is a state machine that refuses steps out of order (409): the IdP metadata
   can only be imported while SSO is disabled, and SSO can only be enabled once the metadata was
   re-imported after the last certificate change; validation needs SSO enabled.
-- ``/lab/*`` (not part of the contract) injects faults and shows the call history for tests.
+- ``/lab/*`` (not part of the contract) injects faults, shows the call history and sets the lab's
+  clock for tests.
+- The clock: a renewal issues a certificate valid from the lab's ``clock()`` (default: the real
+  clock). A simulation sets it (``Lab.set_clock`` or ``PUT /lab/clock``) so a certificate renewed
+  on a simulated day expires ``renewal_validity`` after that day.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import selectors
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,8 +102,10 @@ class Lab:
         renewal_validity: timedelta = timedelta(days=365),
         intermediate_expires_in: timedelta = timedelta(days=3650),
         handshake_delay: float = 0.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.now = now or datetime.now(UTC).replace(microsecond=0)
+        self._clock: Callable[[], datetime] | None = clock  # None: the real clock
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.login, self.password = login, password
@@ -125,6 +132,31 @@ class Lab:
         self._threads: list[threading.Thread] = []
         self._server: Any = None
         self.admin_port: int | None = None
+
+    # --- the clock ----------------------------------------------------------------------------
+
+    def clock(self) -> datetime:
+        """The lab's current instant: the clock it was given or set to, else the real clock (UTC)."""
+        if self._clock is None:
+            return datetime.now(UTC)
+        moment = self._clock()
+        if moment.tzinfo is None:
+            raise ValueError(f"the lab clock gave {moment!r} without a time zone")
+        return moment.astimezone(UTC)
+
+    @property
+    def clock_is_real(self) -> bool:
+        return self._clock is None
+
+    def set_clock(self, moment: datetime | Callable[[], datetime] | None) -> None:
+        """Fix the clock at an instant (with a zone), follow a callable, or go back to the real clock (None)."""
+        if isinstance(moment, datetime):
+            if moment.tzinfo is None:
+                raise ValueError(f"{moment!r} has no time zone")
+            fixed = moment.astimezone(UTC)
+            self._clock = lambda: fixed
+        else:
+            self._clock = moment
 
     # --- certificates and TLS -----------------------------------------------------------------
 
@@ -168,7 +200,7 @@ class Lab:
                 self.faults.refuse_renewal[node_id] = left - 1
                 self.history.append({"action": "renew_refused", "target": node_id})
                 raise RuntimeError("certificate authority busy (lab fault): try again later")
-            now = datetime.now(UTC).replace(microsecond=0)
+            now = self.clock().replace(microsecond=0)
             issued = issue_leaf(
                 node.spec.host, now - timedelta(minutes=1), now + self.renewal_validity, self.intermediate
             )
