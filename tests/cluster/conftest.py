@@ -79,6 +79,16 @@ def _demo(step: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
+def _free_redis_db() -> int:
+    """An empty Redis database (7-15) for this cluster's Celery broker: two cluster sessions on one
+    machine (a developer's and a CI clone) must not take each other's tasks."""
+    for number in range(7, 16):
+        size = subprocess.run(["redis-cli", "-n", str(number), "DBSIZE"], capture_output=True, text=True)
+        if size.returncode == 0 and size.stdout.strip() == "0":
+            return number
+    return 7
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The topology with the demo's inputs (fleet, backup store, COP repository + loopback sshd, DI lab)
@@ -102,6 +112,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         shipped.replace("approval_timeout_hours: 12\n", f"approval_timeout_hours: {APPROVAL_TIMEOUT_S / 3600!r}\n")
     )
     suffix = uuid.uuid4().hex[:8]
+    redis_db = _free_redis_db()
     smtp_port = free_port()
     smtp = start_smtp(home / "outbox", port=smtp_port)
     base = {
@@ -148,13 +159,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "DI_OPS_CLUSTER_TRIGGER_LOG_PORT": str(free_port()),
         "DI_OPS_CLUSTER_METADATA_DB": f"di_ops_test_af_{suffix}",
         "DI_OPS_CLUSTER_OPS_DB": f"di_ops_test_ops_{suffix}",
-        "DI_OPS_CLUSTER_REDIS_DB": "7",
+        "DI_OPS_CLUSTER_REDIS_DB": str(redis_db),
         # a killed worker's task is noticed in seconds, not the default 300 s
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
     }
-    subprocess.run(["redis-cli", "-n", "7", "FLUSHDB"], check=False, capture_output=True)
+    subprocess.run(["redis-cli", "-n", str(redis_db), "FLUSHDB"], check=False, capture_output=True)
     up = subprocess.run(
         ["bash", str(REPO / "include/cluster/up.sh")], env=env, capture_output=True, text=True, timeout=300
     )
