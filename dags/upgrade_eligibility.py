@@ -56,40 +56,23 @@ CHANGES_OUTSIDE_OPS_DB = True
 def upgrade_eligibility() -> None:
     @task
     def assess_fleet() -> dict:
-        from di_ops.pipelines.common import resolve_as_of
-        from di_ops.pipelines.upgrades import sweep
+        from di_ops.pipelines.upgrade_tasks import sweep_task
 
         ctx = get_current_context()
-        params, run = ctx["params"], ctx["dag_run"]
-        return sweep(
-            dag_id=run.dag_id,
-            run_id=run.run_id,
-            as_of=resolve_as_of(params["as_of"], run.logical_date, run.run_after),
-            started_at=run.run_after,
-            customers=params["customers"],
-            announce=params["announce_release"],
-        )
+        return sweep_task(ctx["params"], ctx["dag_run"])
 
     @task
     def apply_plans(assessment: dict) -> dict:
-        from di_ops.pipelines.common import resolve_as_of
-        from di_ops.pipelines.upgrades import apply_plans as apply
+        from di_ops.pipelines.upgrade_tasks import apply_plans_task
 
         ctx = get_current_context()
-        params, run = ctx["params"], ctx["dag_run"]
-        return apply(
-            dag_id=run.dag_id,
-            run_id=run.run_id,
-            as_of=resolve_as_of(params["as_of"], run.logical_date, run.run_after),
-            folder=assessment["folder"],
-            dry_run=bool(params["dry_run"]),
-        )
+        return apply_plans_task(ctx["params"], ctx["dag_run"], assessment)
 
     @task
     def write_report(assessment: dict, applied: dict) -> dict:
-        from di_ops.pipelines.upgrades import write_report as report
+        from di_ops.pipelines.upgrade_tasks import report_task
 
-        return {**report(assessment["folder"]), "actions": applied.get("actions", {})}
+        return report_task(assessment, applied)
 
     assessment = assess_fleet()
     change_freeze_gate() >> assessment
