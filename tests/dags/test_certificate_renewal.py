@@ -179,8 +179,12 @@ def test_the_window_param_must_lie_in_a_window() -> None:
 
     inside = resolve_window("EMEA", "2026-12-03T21:00:00+00:00", None, AS_OF)
     assert inside.start.isoformat().startswith("2026-12-03T21:00")
-    with pytest.raises(AirflowFailException):
-        resolve_window("EMEA", "2026-12-03T12:00:00+00:00", None, AS_OF)
+    from di_ops.pipelines.common import REFUSAL_MARK
+
+    for bad in ("2026-12-03T12:00:00+00:00", "2026-12-03T21:00:00", "03/12/2026"):
+        with pytest.raises(AirflowFailException, match="Param window") as refusal:
+            resolve_window("EMEA", bad, None, AS_OF)
+        assert getattr(refusal.value, REFUSAL_MARK, False)  # a refusal: no retries, no on-call alert
 
 
 def test_one_renewal_dag_per_region_on_every_window_with_the_sso_steps_in_order(airflow_db, dagbag) -> None:  # type: ignore[no-untyped-def]

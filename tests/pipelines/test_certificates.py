@@ -157,11 +157,15 @@ def _plan_row(status: str, revision: int = 0, not_after: datetime = NOT_AFTER) -
 def test_a_scheduled_plan_notice_carries_a_calendar_event_whose_sequence_is_the_revision() -> None:
     notice = plan_notice(_plan_row("scheduled", revision=2, not_after=AS_OF + timedelta(days=30)), CONTACTS, AS_OF)
     assert notice.dedupe_key == "certificate:E1-cucm-pub/abc/r2" and notice.kind == "certificate_scheduled"
-    assert notice.subject.startswith("Planned certificate renewal") and "hort notice" not in notice.html
+    # revision 2 replaces two missed windows: the subject says so and the operator is told too
+    assert notice.subject.startswith("RE-PLANNED after a missed window: Planned certificate renewal")
+    assert "hort notice" not in notice.html
     ics = notice.attachments["certificate-renewal.ics"]
     assert "SEQUENCE:2" in ics and "UID:certificate-E1-cucm-pub-abc@di-ops" in ics
     assert "disable SSO" in notice.html
-    assert "noc@di-ops.example" not in notice.to
+    assert "noc@di-ops.example" in notice.to
+    first = plan_notice(_plan_row("scheduled", revision=0, not_after=AS_OF + timedelta(days=30)), CONTACTS, AS_OF)
+    assert first.subject.startswith("Planned certificate renewal") and "noc@di-ops.example" not in first.to
 
 
 @pytest.mark.parametrize(
@@ -272,8 +276,18 @@ def test_plans_persist_idempotently_and_a_missed_window_gets_a_new_revision_and_
     save_observations(engine, "sweep", "r2", [_observation("n1", NOT_AFTER)])
     replanned = plan_and_record(engine, "sweep", "r2", later, 21, {"E1-cucm": True})
     assert replanned["new"] == ["n1/n1-serial/r1"]
+    assert [m["plan_id"] for m in replanned["missed"]] == ["n1/n1-serial/r0"]  # a row in the sweep's report
     plans = {p["plan_id"]: p for p in all_plans(engine)}
     assert plans["n1/n1-serial/r0"]["status"] == "missed"
+    # the re-plan's notice tells the operator too, and says why
+    from di_ops.pipelines.certificate_notices import plan_notice
+    from di_ops.settings_certificates import certificates_config
+
+    notice = plan_notice(plans["n1/n1-serial/r1"], CONTACTS, later)
+    assert notice.subject.startswith("RE-PLANNED after a missed window")
+    assert set(certificates_config().notices.operator_alerts) <= set(notice.to)
+    first_notice = plan_notice(plans["n1/n1-serial/r0"] | {"status": "scheduled"}, CONTACTS, AS_OF)
+    assert not set(certificates_config().notices.operator_alerts) & set(first_notice.to)
     expected = sweep_plan(NOT_AFTER, "EMEA", later)
     assert plans["n1/n1-serial/r1"]["status"] == expected.status
     assert expected.window is not None and plans["n1/n1-serial/r1"]["window_start"] == expected.window.start

@@ -54,7 +54,10 @@ def plan_notice(plan: Mapping[str, Any], contacts: Iterable[Mapping[str, Any]], 
 
     status = plan["status"]
     zone = region_zone(plan["region"]).key
-    to = recipients(contacts, alert=status != "scheduled")
+    # a revision > 0 replaces a plan whose window closed without the renewal (DOMAIN.md §2: a missed
+    # change is flagged): the operator is told too, not only the partner
+    replanned = int(plan["revision"]) > 0
+    to = recipients(contacts, alert=status != "scheduled" or replanned)
     what = f"certificate of {plan['host']} ({plan['cluster_id']}, customer {plan['customer_id']})"
     expires = local_and_utc(plan["not_after"], zone)
     attachments: dict[str, str] = {}
@@ -77,6 +80,7 @@ def plan_notice(plan: Mapping[str, Any], contacts: Iterable[Mapping[str, Any]], 
     if status == "scheduled":
         subject = f"Planned certificate renewal: {plan['host']} in the window of {plan['window_start']:%Y-%m-%d}"
         subject = f"SHORT NOTICE: {subject}" if short else subject
+        subject = f"RE-PLANNED after a missed window: {subject}" if replanned else subject
     elif status == "emergency":
         subject = f"EMERGENCY certificate renewal: {plan['host']} expires {plan['not_after']:%Y-%m-%d %H:%M} UTC"
     else:

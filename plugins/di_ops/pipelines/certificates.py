@@ -259,6 +259,7 @@ def plan_and_record(
     horizon = horizons(as_of, lookahead_days, following)
     created: list[str] = []
     short: list[dict[str, Any]] = []
+    missed: list[dict[str, Any]] = []  # plans whose window closed without a renewal: re-planned below
     kept, not_due, unknown = 0, 0, []
     for obs in observations(engine, dag_id, run_id):
         if obs["serial"] is None or obs["not_after"] is None:
@@ -275,6 +276,10 @@ def plan_and_record(
         revision = len(revisions)
         if action == "replan":
             latest = revisions[-1]
+            missed.append({"plan_id": latest["plan_id"], "node_id": obs["node_id"], "status": latest["status"]})
+            log.warning(
+                "MISSED %s (%s): re-planned as revision %d", latest["plan_id"], latest["status"], len(revisions)
+            )
             update_plan(
                 engine,
                 latest["plan_id"],
@@ -320,6 +325,7 @@ def plan_and_record(
         "active": active,
         "short_notice_count": len(short),
         "short_notice": short,
+        "missed": missed,
     }
 
 

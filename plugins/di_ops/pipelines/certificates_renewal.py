@@ -36,17 +36,23 @@ def resolve_window(
 
     Source: DOMAIN.md §1 (a window contains its opening instant, not its closing one).
     """
-    from airflow.sdk.exceptions import AirflowFailException
+    from di_ops.pipelines.common import refused
 
     if window_param:
-        moment = datetime.fromisoformat(str(window_param).replace("Z", "+00:00"))
+        try:
+            moment = datetime.fromisoformat(str(window_param).replace("Z", "+00:00"))
+        except ValueError:
+            raise refused(
+                f"Param window: {window_param!r} is not an ISO 8601 date-time; give e.g. 2026-12-01T20:00:00+00:00"
+            ) from None
         if moment.tzinfo is None:
-            raise AirflowFailException(f"window {window_param!r} has no time zone; give e.g. 2026-12-01T20:00:00+00:00")
+            raise refused(f"Param window: {window_param!r} has no time zone; give e.g. 2026-12-01T20:00:00+00:00")
     else:
         moment = interval_start or run_after
     window = window_at(region, moment)
     if window is None:
-        raise AirflowFailException(f"{moment.isoformat()} is not inside a maintenance window of {region}")
+        # an operator's bad input (a refusal: no retries, no on-call alert); a scheduled run always lies in one
+        raise refused(f"Param window: {moment.isoformat()} is not inside a maintenance window of {region}")
     return window
 
 
