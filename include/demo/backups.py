@@ -1,6 +1,6 @@
 """Deterministic demo backup store for ``backup_retention``.
 
-    python -m include.demo.backups --out .data/backups [--nights 42] [--as-of 2026-11-27T02:30:00+00:00]
+    python -m include.demo.backups --out .data/backups [--nights 42] [--as-of 2026-11-27T02:30:00+00:00 (default: the latest 02:30 UTC)]
 
 Writes ``<root>/<customer>/<cluster>/<application>/<backup_id>/`` folders, each with a
 ``manifest.json`` and small (fake, "password-protected") archive files, one backup per night
@@ -15,16 +15,34 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 REGIONS = ("AMER", "APJC", "AUS", "EMEA")
 ZONES = {"AMER": "America/New_York", "APJC": "Asia/Tokyo", "AUS": "Australia/Sydney", "EMEA": "Europe/Amsterdam"}
 APPS = ("CUCM", "IMP", "CUCxN", "CER", "Expressway")
-DEFAULT_AS_OF = datetime.fromisoformat("2026-11-27T02:30:00+00:00")
+
+
+def demo_night(now: datetime | None = None) -> datetime:
+    """The demo's "tonight": the latest 02:30 UTC (backup_retention's schedule) at or before ``now``.
+
+    ``DI_OPS_DEMO_AS_OF`` pins it, so that every process of one demo or cluster session (prepare,
+    trigger, the tests) agrees even across 02:30. The store is written relative to it, so the
+    scheduled pruning run of the day sees the same store as the demo run: nothing stale trips the guard.
+    """
+    pinned = os.environ.get("DI_OPS_DEMO_AS_OF")
+    if pinned:
+        return datetime.fromisoformat(pinned)
+    now = now or datetime.now(UTC)
+    night = now.astimezone(UTC).replace(hour=2, minute=30, second=0, microsecond=0)
+    return night if night <= now else night - timedelta(days=1)
+
+
+DEFAULT_AS_OF = demo_night()
 
 # (customer, application, nights ago) of each deliberate anomaly (with anomalies=True).
 ANOMALIES = {

@@ -17,6 +17,9 @@ if port_busy "$AIRFLOW__API__PORT"; then
 fi
 
 mkdir -p "$AIRFLOW_HOME" "$DI_OPS_DATA_DIR"
+# "tonight" of the demo (latest 02:30 UTC), one value for every step below
+DI_OPS_DEMO_AS_OF="${DI_OPS_DEMO_AS_OF:-$(python -c 'from include.demo.backups import demo_night; print(demo_night().isoformat())')}"
+export DI_OPS_DEMO_AS_OF
 eval "$(python -m include.demo.runs env)"
 echo "== demo inputs (fleet, stores, inboxes) -> $DI_OPS_DATA_DIR"
 python -m include.demo.runs prepare

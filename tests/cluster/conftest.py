@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from include.demo.backups import DEFAULT_AS_OF
 from tests.conftest import REPO, free_port, port_open, service_missing
 
 APPROVAL_TIMEOUT_S = 20  # guard.approval_timeout_hours on the cluster (shipped: 12 h)
@@ -122,6 +123,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "DI_OPS_DATA_DIR": str(data),
         "DI_OPS_CONFIG_DIR": str(config),
         "DI_OPS_SFTP_PORT": str(free_port()),
+        # the demo store and the tests' as_of from one instant, even when the session spans 02:30 UTC
+        "DI_OPS_DEMO_AS_OF": DEFAULT_AS_OF.isoformat(),
     }
     demo_env = dict(line.removeprefix("export ").split("=", 1) for line in _demo("env", base).splitlines() if line)
     demo_env = {k: shlex.split(v)[0] for k, v in demo_env.items()}
