@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,25 @@ def cutting_proxy(sshd_lab: SshdLab) -> Iterator[CuttingProxy]:
     proxy = CuttingProxy(target_port=sshd_lab.port).start()
     yield proxy
     proxy.close()
+
+
+def open_sftp_store(monkeypatch: pytest.MonkeyPatch, lab: SshdLab, root: Path) -> Any:
+    """The backup store ``root`` on the loopback sshd, opened the way the pipeline does: through the
+    ``di_backup_store`` connection (strict host key, key authentication)."""
+    import json
+
+    from di_ops.adapters.backup_store import store_from_connection
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DI_BACKUP_STORE",
+        json.dumps(
+            {
+                "conn_type": "sftp",
+                "host": "127.0.0.1",
+                "port": lab.port,
+                "login": "root",
+                "extra": {"key_file": str(lab.client_key), "host_key": lab.host_public_line, "path": str(root)},
+            }
+        ),
+    )
+    return store_from_connection("di_backup_store")

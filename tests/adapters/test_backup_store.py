@@ -12,6 +12,7 @@ from di_ops.adapters.backup_scan import scan
 from di_ops.adapters.backup_store import FsStore, SftpStore, StoreError, store_from_connection
 from di_ops.adapters.safe_read import parse_instant_ns
 from include.demo.backups import write_backup
+from tests.adapters.conftest import open_sftp_store
 from tests.pipelines.retention_fixtures import build_store, fs_connection, night
 
 
@@ -23,23 +24,7 @@ def _without_volatile(records):  # type: ignore[no-untyped-def]
 def sftp_store(sshd_lab, sftp_root: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     root = sftp_root / "backups"
     expected = build_store(root)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DI_BACKUP_STORE",
-        json.dumps(
-            {
-                "conn_type": "sftp",
-                "host": "127.0.0.1",
-                "port": sshd_lab.port,
-                "login": "root",
-                "extra": {
-                    "key_file": str(sshd_lab.client_key),
-                    "host_key": sshd_lab.host_public_line,
-                    "path": str(root),
-                },
-            }
-        ),
-    )
-    store = store_from_connection("di_backup_store")
+    store = open_sftp_store(monkeypatch, sshd_lab, root)
     yield store, root, expected
     store.close()
 

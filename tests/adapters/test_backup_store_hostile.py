@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from di_ops.adapters.backup_scan import CatalogRecord, list_customers, scan
-from di_ops.adapters.backup_store import FsStore, store_from_connection
+from di_ops.adapters.backup_store import FsStore
 from di_ops.pipelines.retention_plan import basic_checks, build_plan, held_series
 from include.demo.backups import write_backup
+from tests.adapters.conftest import open_sftp_store
 from tests.pipelines.retention_fixtures import AS_OF, night
 
 SERIES = "CX/CX-cucm/CUCM"
@@ -244,23 +245,7 @@ def test_links_and_special_files_over_sftp(
     root = sftp_root / "backups"
     control_series(root)
     attack(root)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DI_BACKUP_STORE",
-        json.dumps(
-            {
-                "conn_type": "sftp",
-                "host": "127.0.0.1",
-                "port": sshd_lab.port,
-                "login": "root",
-                "extra": {
-                    "key_file": str(sshd_lab.client_key),
-                    "host_key": sshd_lab.host_public_line,
-                    "path": str(root),
-                },
-            }
-        ),
-    )
-    store = store_from_connection("di_backup_store")
+    store = open_sftp_store(monkeypatch, sshd_lab, root)
     try:
         records = scan_in_thread(store, list_customers(store))
     finally:
