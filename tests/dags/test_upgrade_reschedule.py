@@ -18,10 +18,9 @@ def _states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
-def test_reschedule_accepted_once_then_refused(
-    airflow_db, dagbag, ops_sqlite: str, data_dir: Path, smtp_sink: Path, tmp_path: Path
-) -> None:
-    from di_ops.adapters.upgrade_store import get_plan, open_plans, plan_events
+@pytest.fixture
+def planned(ops_sqlite: str, data_dir: Path, tmp_path: Path, smtp_sink: Path):  # type: ignore[no-untyped-def]
+    """The ops DB after the weekly sweep at AS_OF planned and noticed the fleet's upgrades (to the SMTP sink)."""
     from di_ops.db.engine import make_engine, upgrade
     from di_ops.pipelines.upgrades import apply_plans, sweep
 
@@ -33,6 +32,13 @@ def test_reschedule_accepted_once_then_refused(
         dag_id="upgrade_eligibility", run_id="w1", as_of=AS_OF, started_at=AS_OF, customers=None, announce=None
     )
     apply_plans(dag_id="upgrade_eligibility", run_id="w1", as_of=AS_OF, folder=swept["folder"], dry_run=False)
+    return engine
+
+
+def test_reschedule_accepted_once_then_refused(airflow_db, dagbag, planned, smtp_sink: Path) -> None:
+    from di_ops.adapters.upgrade_store import get_plan, open_plans, plan_events
+
+    engine = planned
     plan = open_plans(engine)["A004-cucm"]
     sent = len(list(smtp_sink.glob("*.eml")))
     dag = dagbag.get_dag("upgrade_reschedule")
@@ -84,23 +90,12 @@ def test_reschedule_accepted_once_then_refused(
     assert "already rescheduled 1 time(s)" in refusals[0] and "at least 7 days" in refusals[1]
 
 
-def test_a_back_dated_request_is_refused_without_an_alert(
-    airflow_db, dagbag, ops_sqlite: str, data_dir: Path, smtp_sink: Path, tmp_path: Path
-) -> None:
+def test_a_back_dated_request_is_refused_without_an_alert(airflow_db, dagbag, planned, smtp_sink: Path) -> None:
     """as_of 8 days before the run would pass the 7-day rule for a window 7.5 days after the run:
     refused, naming the Param, nothing moved, no e-mail (no notice, no on-call alert)."""
     from di_ops.adapters.upgrade_store import open_plans
-    from di_ops.db.engine import make_engine, upgrade
-    from di_ops.pipelines.upgrades import apply_plans, sweep
 
-    engine = make_engine(ops_sqlite)
-    upgrade(engine)
-    load_inventory(engine, write_inventory(tmp_path / "inv"), AS_OF)
-    write_feeds(data_dir)
-    swept = sweep(
-        dag_id="upgrade_eligibility", run_id="w1", as_of=AS_OF, started_at=AS_OF, customers=None, announce=None
-    )
-    apply_plans(dag_id="upgrade_eligibility", run_id="w1", as_of=AS_OF, folder=swept["folder"], dry_run=False)
+    engine = planned
     before = open_plans(engine)["A004-cucm"]
     sent = len(list(smtp_sink.glob("*.eml")))
     run = dagbag.get_dag("upgrade_reschedule").test(
