@@ -80,6 +80,15 @@ def _demo(step: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie (killed, its parent has not reaped it yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _free_redis_db() -> int:
     """An empty Redis database (7-15) for this cluster's Celery broker: two cluster sessions on one
     machine (a developer's and a CI clone) must not take each other's tasks."""
@@ -193,7 +202,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 pass
         pids = [int(p.read_text()) for p in (home / "pids").glob("*.pid")]
         subprocess.run(["bash", str(REPO / "include/cluster/down.sh")], env=env, capture_output=True, timeout=120)
-        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        alive = [pid for pid in pids if _running(pid)]
         assert not alive, f"make cluster-down left {alive} running"
         for db in (env["DI_OPS_CLUSTER_METADATA_DB"], env["DI_OPS_CLUSTER_OPS_DB"]):
             subprocess.run(
