@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
-from di_ops.adapters.tls_probe import load_trust_store, probe_many  # noqa: E402
+from di_ops.integrations.tls_probe import load_trust_store, probe_many  # noqa: E402
 from di_ops.rules.certificates import plan_renewal  # noqa: E402
 from include.lab.server import Lab, NodeSpec  # noqa: E402
 

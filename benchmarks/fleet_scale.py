@@ -52,11 +52,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
+from di_ops.pipelines.certificates.settings import certificates_config  # noqa: E402
 from di_ops.rules import retention as retention_rules  # noqa: E402
 from di_ops.rules.certificates import plan_renewal  # noqa: E402
 from di_ops.rules.releases import assess  # noqa: E402
 from di_ops.rules.retention_bulk import ACTION_NAMES, plan_columns  # noqa: E402
-from di_ops.settings_certificates import certificates_config  # noqa: E402
 
 AS_OF = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
 AS_OF_NS = int(AS_OF.timestamp()) * 10**9

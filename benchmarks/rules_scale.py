@@ -34,9 +34,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
+from di_ops.core.settings import policy, regions_config  # noqa: E402
 from di_ops.rules.retention_bulk import plan_columns  # noqa: E402
 from di_ops.rules.sla_bulk import response_status_bulk  # noqa: E402
-from di_ops.settings import policy, regions_config  # noqa: E402
 
 AS_OF = datetime(2025, 6, 30, 12, tzinfo=UTC)
 DAY_NS = 86_400 * 10**9

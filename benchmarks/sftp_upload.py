@@ -3,7 +3,7 @@
     python benchmarks/sftp_upload.py [--mib 256] [--rounds 5]
 
 Starts a loopback sshd (include/demo/sshd.py), makes a random file, then alternates for each
-round: (a) ``di_ops.adapters.sftp_upload.upload_file`` - the whole verified upload (pipelined
+round: (a) ``di_ops.integrations.sftp.upload.upload_file`` - the whole verified upload (pipelined
 writes to a temp name; then the local SHA-512 in a thread beside the server's SHA-512 of the temp
 file on an exec channel opened during the transfer; the rename) - and (b) ``sftp -b``
 with a plain ``put`` (OpenSSH defaults). Prints the median MB/s (MB = 10**6 bytes) of our transfer
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 from benchmarks.sftp_cpu import CpuSampler, name_threads  # noqa: E402
-from di_ops.adapters.sftp_upload import SftpTarget, TransferTuning, upload_file  # noqa: E402
+from di_ops.integrations.sftp.upload import SftpTarget, TransferTuning, upload_file  # noqa: E402
 from include.demo.sshd import prepare_lab, start, stop  # noqa: E402
 
 NAME = "bench.cop.sgn"

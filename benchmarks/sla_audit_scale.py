@@ -1,7 +1,7 @@
 """Scale benchmark of the SLA audit over N generated TAC cases (a script, not a test).
 
 The cases (include.demo.tac_cases.case_frame) are written once to a CSV export and read back
-the way the pipeline reads exports (di_ops.adapters.tac_exports.read_exports: Arrow, text kept
+the way the pipeline reads exports (di_ops.pipelines.sla.exports.read_exports: Arrow, text kept
 in Arrow buffers); that read is timed and printed on its own line, then every figure starts
 from the frame it returned. Three figures from one run:
 
@@ -51,14 +51,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from di_ops.adapters import gx_quality  # noqa: E402
-from di_ops.adapters.tac_exports import read_exports  # noqa: E402
-from di_ops.arrow_text import arrow_strings  # noqa: E402
-from di_ops.fast_iso import parse_iso_utc_ns  # noqa: E402
+from di_ops.pipelines.sla import quality as gx_quality  # noqa: E402
+from di_ops.pipelines.sla.arrow_text import arrow_strings  # noqa: E402
+from di_ops.pipelines.sla.cases import TIMESTAMP_COLUMNS, judge_cases, prepare_cases, select_cases  # noqa: E402
+from di_ops.pipelines.sla.exports import read_exports  # noqa: E402
+from di_ops.pipelines.sla.fast_iso import parse_iso_utc_ns  # noqa: E402
+from di_ops.pipelines.sla.figures import breaches_by, compliance_table, misclassification  # noqa: E402
+from di_ops.pipelines.sla.settings import sla_settings  # noqa: E402
 from di_ops.rules import calendar  # noqa: E402
-from di_ops.settings_sla import sla_settings  # noqa: E402
-from di_ops.sla_cases import TIMESTAMP_COLUMNS, judge_cases, prepare_cases, select_cases  # noqa: E402
-from di_ops.sla_figures import breaches_by, compliance_table, misclassification  # noqa: E402
 from include.demo.tac_cases import case_frame  # noqa: E402
 
 END = datetime(2026, 11, 27, tzinfo=UTC)

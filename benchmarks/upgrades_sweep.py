@@ -23,8 +23,8 @@ sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 
 def main() -> None:
-    from di_ops.settings import release_catalog
-    from di_ops.upgrade_triggers import Advisory, assess_fleet
+    from di_ops.core.settings import release_catalog
+    from di_ops.rules.upgrade_triggers import Advisory, assess_fleet
     from include.demo.fleet import fleet_rows
     from include.demo.pipelines.upgrades import ADVISORIES
 

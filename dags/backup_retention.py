@@ -27,11 +27,11 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from di_ops.deadlines import deadline_alerts
-from di_ops.pipelines.common import change_freeze_gate, default_args
-from di_ops.pipelines.params import as_of_param, customers_param, dry_run_param
-from di_ops.pipelines.retention_approval import RESPONSE_KEY, RecordedApprovalOperator
-from di_ops.settings_retention import retention_settings
+from di_ops.core.params import as_of_param, customers_param, dry_run_param
+from di_ops.core.tasks import change_freeze_gate, default_args
+from di_ops.orchestration.deadlines import deadline_alerts
+from di_ops.pipelines.retention.approval import RESPONSE_KEY, RecordedApprovalOperator
+from di_ops.pipelines.retention.settings import retention_settings
 
 DAG_ID = "backup_retention"
 # Deletes backups on the backup store: dry_run Param and the change-freeze gate.
@@ -42,7 +42,7 @@ APPROVAL_TASK_ID = "approve_pruning"
 
 def _run_dir() -> str:
     """The run folder (reports, catalog, GX results) of the current run; the same for every task and retry."""
-    from di_ops.pipelines.retention import run_folder
+    from di_ops.pipelines.retention.tasks import run_folder
 
     return str(run_folder(get_current_context()["dag_run"].run_id))
 
@@ -74,7 +74,7 @@ def _run_dir() -> str:
 def backup_retention() -> None:
     @task
     def prepare() -> list[dict]:
-        from di_ops.pipelines.retention import prepare_run
+        from di_ops.pipelines.retention.tasks import prepare_run
 
         ctx = get_current_context()
         params, run = ctx["params"], ctx["dag_run"]
@@ -93,7 +93,7 @@ def backup_retention() -> None:
 
     @task(map_index_template="{{ batch_label }}")
     def scan_batch(batch: dict) -> dict:
-        from di_ops.pipelines.retention import scan_batch as scan
+        from di_ops.pipelines.retention.tasks import scan_batch as scan
 
         ctx = get_current_context()
         ctx["batch_label"] = f"batch {batch['index']}: {batch['customers'][0]}..{batch['customers'][-1]}"  # type: ignore[typeddict-unknown-key]
@@ -101,19 +101,19 @@ def backup_retention() -> None:
 
     @task(trigger_rule="none_failed")
     def quality_gate(_scans: list) -> dict:
-        from di_ops.pipelines.retention import quality_gate as gate
+        from di_ops.pipelines.retention.tasks import quality_gate as gate
 
         return gate(_run_dir())
 
     @task(task_id=PLAN_TASK_ID)
     def plan_retention(_quality: dict) -> dict:
-        from di_ops.pipelines.retention import plan_retention as plan
+        from di_ops.pipelines.retention.tasks import plan_retention as plan
 
         return plan(_run_dir())
 
     @task.branch
     def blast_radius_guard(plan: dict) -> str:
-        from di_ops.pipelines.retention import choose_path
+        from di_ops.pipelines.retention.tasks import choose_path
 
         return choose_path(plan, bool(get_current_context()["params"]["dry_run"]))
 
@@ -129,7 +129,7 @@ def backup_retention() -> None:
 
     @task
     def recheck_plan() -> dict:
-        from di_ops.pipelines.retention import recheck_after_approval
+        from di_ops.pipelines.retention.tasks import recheck_after_approval
 
         approval = get_current_context()["ti"].xcom_pull(task_ids=APPROVAL_TASK_ID, key=RESPONSE_KEY)
         return recheck_after_approval(_run_dir(), approval)
@@ -140,7 +140,7 @@ def backup_retention() -> None:
 
     @task(trigger_rule="none_failed_min_one_success")
     def delete_pruned() -> dict:
-        from di_ops.pipelines.retention_delete import delete_pruned as delete
+        from di_ops.pipelines.retention.delete import delete_pruned as delete
 
         ctx = get_current_context()
         # checked again here, not only in recheck_plan: a guarded run deletes only with a recorded Approve
@@ -149,7 +149,7 @@ def backup_retention() -> None:
 
     @task(trigger_rule="none_failed")
     def verify() -> dict:
-        from di_ops.pipelines.retention_delete import verify_and_report
+        from di_ops.pipelines.retention.delete import verify_and_report
 
         ctx = get_current_context()
         ti = ctx["ti"]

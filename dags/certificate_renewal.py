@@ -26,12 +26,12 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task, task_group
 
-from di_ops.deadlines import deadline_alerts
-from di_ops.pipelines.common import change_freeze_gate, default_args
-from di_ops.pipelines.params import customers_param, dry_run_param
-from di_ops.settings import regions_config
-from di_ops.settings_certificates import certificates_config
-from di_ops.timetables import MaintenanceWindowTimetable
+from di_ops.core.params import customers_param, dry_run_param
+from di_ops.core.settings import regions_config
+from di_ops.core.tasks import change_freeze_gate, default_args
+from di_ops.orchestration.deadlines import deadline_alerts
+from di_ops.orchestration.timetables import MaintenanceWindowTimetable
+from di_ops.pipelines.certificates.settings import certificates_config
 
 DAG_ID = "certificate_renewal"
 # Renews certificates and changes SSO through the UC admin API: dry_run Param and the freeze gate.
@@ -72,22 +72,22 @@ def build(region: str):  # type: ignore[no-untyped-def]
     def certificate_renewal() -> None:
         @task
         def open_window() -> dict:
-            from di_ops.pipelines.certificates_renewal import open_window_task
+            from di_ops.pipelines.certificates.renewal import open_window_task
 
             ctx = get_current_context()
             return open_window_task(ctx["dag"].dag_id, region, ctx["dag_run"], ctx["params"]["window"])
 
         @task
         def select_renewals(window: dict) -> list[str]:
-            from di_ops.adapters.opsdb import ops_engine
-            from di_ops.pipelines.certificates_renewal import select_renewals as select
+            from di_ops.integrations.opsdb import ops_engine
+            from di_ops.pipelines.certificates.renewal import select_renewals as select
 
             return select(ops_engine(), region, window, get_current_context()["params"]["customers"] or None)
 
         @task(retry_delay=RETRY_DELAY, map_index_template="{{ plan_id }}")
         def renew_certificate(plan_id: str, window: dict) -> dict:
-            from di_ops.adapters.opsdb import ops_engine
-            from di_ops.pipelines.certificates_renewal import renew_task
+            from di_ops.integrations.opsdb import ops_engine
+            from di_ops.pipelines.certificates.renewal import renew_task
 
             ctx = get_current_context()
             return renew_task(
@@ -104,8 +104,8 @@ def build(region: str):  # type: ignore[no-untyped-def]
         # (Airflow's all_done_min_one_success skips a task when any upstream is skipped).
         @task(trigger_rule="all_done")
         def sso_clusters() -> list[str]:
-            from di_ops.adapters.opsdb import ops_engine
-            from di_ops.pipelines.certificate_sso import clusters_after_renewals
+            from di_ops.integrations.opsdb import ops_engine
+            from di_ops.pipelines.certificates.sso import clusters_after_renewals
 
             ctx = get_current_context()
             plan_ids = ctx["ti"].xcom_pull(task_ids="select_renewals")
@@ -114,8 +114,8 @@ def build(region: str):  # type: ignore[no-untyped-def]
         def sso_step_task(step: str):  # type: ignore[no-untyped-def]
             @task(task_id=f"sso_{step}", retry_delay=RETRY_DELAY)
             def run_step(cluster_id: str, window: dict, plan_ids: list[str]) -> dict:
-                from di_ops.adapters.opsdb import ops_engine
-                from di_ops.pipelines.certificate_sso import cluster_customer, sso_task
+                from di_ops.integrations.opsdb import ops_engine
+                from di_ops.pipelines.certificates.sso import cluster_customer, sso_task
 
                 ctx = get_current_context()
                 engine = ops_engine()
@@ -145,7 +145,7 @@ def build(region: str):  # type: ignore[no-untyped-def]
         def report() -> dict:
             from datetime import UTC, datetime
 
-            from di_ops.pipelines.certificates_renewal import report_task
+            from di_ops.pipelines.certificates.renewal import report_task
 
             ctx = get_current_context()
             ti = ctx["ti"]

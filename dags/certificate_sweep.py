@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from di_ops.deadlines import deadline_alerts
-from di_ops.pipelines.common import change_freeze_gate, default_args
-from di_ops.pipelines.params import as_of_param, customers_param, dry_run_param
-from di_ops.settings_certificates import certificates_config
+from di_ops.core.params import as_of_param, customers_param, dry_run_param
+from di_ops.core.tasks import change_freeze_gate, default_args
+from di_ops.orchestration.deadlines import deadline_alerts
+from di_ops.pipelines.certificates.settings import certificates_config
 
 DAG_ID = "certificate_sweep"
 # Sends change notices and alerts (e-mail): dry_run Param and the change-freeze gate.
@@ -67,7 +67,7 @@ CHANGES_OUTSIDE_OPS_DB = True
 def certificate_sweep() -> None:
     @task
     def load_targets() -> dict:
-        from di_ops.pipelines.certificates import start_sweep
+        from di_ops.pipelines.certificates.sweep import start_sweep
 
         ctx = get_current_context()
         run = ctx["dag_run"]
@@ -78,20 +78,20 @@ def certificate_sweep() -> None:
 
     @task
     def probe_nodes(run: dict) -> dict:
-        from di_ops.pipelines.certificates import probe_task
+        from di_ops.pipelines.certificates.sweep import probe_task
 
         return probe_task(DAG_ID, get_current_context()["dag_run"].run_id, run)
 
     @task
     def plan_renewals(run: dict, probed: dict) -> dict:
-        from di_ops.pipelines.certificates import plan_task
+        from di_ops.pipelines.certificates.sweep import plan_task
 
         ctx = get_current_context()
         return plan_task(DAG_ID, ctx["dag_run"].run_id, run, ctx["params"]["lookahead_days"])
 
     @task
     def send_notices(run: dict, plans: dict) -> dict:
-        from di_ops.pipelines.certificates import notices_task
+        from di_ops.pipelines.certificates.sweep import notices_task
 
         ctx = get_current_context()
         params = ctx["params"]

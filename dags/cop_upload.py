@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from di_ops.deadlines import deadline_alerts
-from di_ops.pipelines.common import change_freeze_gate, default_args
-from di_ops.pipelines.params import as_of_param, dry_run_param
-from di_ops.settings_cop import cop_settings
+from di_ops.core.params import as_of_param, dry_run_param
+from di_ops.core.tasks import change_freeze_gate, default_args
+from di_ops.orchestration.deadlines import deadline_alerts
+from di_ops.pipelines.cop.settings import cop_settings
 
 DAG_ID = "cop_upload"
 # Uploads files to customers' SFTP servers: dry_run Param and the change-freeze gate.
@@ -34,7 +34,7 @@ CHANGES_OUTSIDE_OPS_DB = True
 
 
 def _run_facts() -> dict:
-    from di_ops.pipelines.common import resolve_as_of
+    from di_ops.core.tasks import resolve_as_of
 
     context = get_current_context()
     run = context["dag_run"]
@@ -89,14 +89,14 @@ def cop_upload() -> None:
     @task
     def intake() -> dict:
         """Read the inbox and the manual request, validate and plan; returns what is due now."""
-        from di_ops.pipelines.cop import intake as run_intake
+        from di_ops.pipelines.cop.tasks import intake as run_intake
 
         return run_intake(get_current_context()["params"], **_run_facts())
 
     @task
     def send_notices(summary: dict) -> dict:
         """Change notices (with .ics) for planned regular uploads, once per plan; missed-window alerts."""
-        from di_ops.pipelines.cop_notices import send_notices as run_send_notices
+        from di_ops.pipelines.cop.notices import send_notices as run_send_notices
 
         return run_send_notices(summary["notify"], alerts=summary.get("alerts", []), **_run_facts())
 
@@ -108,7 +108,7 @@ def cop_upload() -> None:
     @task(pool=settings.pool, pool_slots=settings.pool_slots)
     def upload(item: dict) -> dict:
         """One verified, resumable upload under the customer's lease; a retry resumes."""
-        from di_ops.pipelines.cop_transfer import upload_request
+        from di_ops.pipelines.cop.transfer import upload_request
 
         context = get_current_context()
         ti = context["ti"]
@@ -128,7 +128,7 @@ def cop_upload() -> None:
 
         Fails the run when an upload of the run failed (no retry: it only reports what happened).
         """
-        from di_ops.pipelines.cop_transfer import write_report
+        from di_ops.pipelines.cop.transfer import write_report
 
         facts = _run_facts()
         return write_report(summary, dag_id=facts["dag_id"], run_id=facts["run_id"], dry_run=facts["dry_run"])

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from di_ops.assets import INVENTORY
-from di_ops.deadlines import deadline_alerts
-from di_ops.pipelines.common import default_args
-from di_ops.settings import pipelines
+from di_ops.core.settings import pipelines
+from di_ops.core.tasks import default_args
+from di_ops.orchestration.assets import INVENTORY
+from di_ops.orchestration.deadlines import deadline_alerts
 
 DAG_ID = "inventory_sync"
 # Writes only the ops DB: no dry_run Param, not stopped by the change freeze.
@@ -46,7 +46,7 @@ CHANGES_OUTSIDE_OPS_DB = False
 def inventory_sync() -> None:
     @task(outlets=[INVENTORY])
     def load_inventory() -> dict:
-        from di_ops.pipelines.inventory import sync_inventory
+        from di_ops.pipelines.inventory.tasks import sync_inventory
 
         context = get_current_context()
         summary = sync_inventory(context["params"]["inventory_folder"], context["dag_run"].run_after)

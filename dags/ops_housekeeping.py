@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from airflow.sdk import dag, get_current_context, task
 
-from di_ops.deadlines import deadline_alerts
-from di_ops.pipelines.common import AS_OF_PARAM, DRY_RUN_PARAM, change_freeze_gate, default_args
-from di_ops.pipelines.params import as_of_param, dry_run_param
-from di_ops.settings_housekeeping import housekeeping_settings
+from di_ops.core.params import as_of_param, dry_run_param
+from di_ops.core.tasks import AS_OF_PARAM, DRY_RUN_PARAM, change_freeze_gate, default_args
+from di_ops.orchestration.deadlines import deadline_alerts
+from di_ops.pipelines.housekeeping.settings import housekeeping_settings
 
 DAG_ID = "ops_housekeeping"
 # Deletes files in the data folder: dry_run Param and the change-freeze gate.
@@ -47,7 +47,7 @@ CHANGES_OUTSIDE_OPS_DB = True
 )
 def ops_housekeeping() -> None:
     def _run() -> tuple[dict, str, str, object, bool]:
-        from di_ops.pipelines.housekeeping import resolve
+        from di_ops.pipelines.housekeeping.tasks import resolve
 
         context = get_current_context()
         params = context["params"]
@@ -58,8 +58,8 @@ def ops_housekeeping() -> None:
     def prune_outputs() -> dict:
         from datetime import UTC, datetime
 
-        from di_ops.adapters.opsdb import ops_engine
-        from di_ops.pipelines import housekeeping
+        from di_ops.integrations.opsdb import ops_engine
+        from di_ops.pipelines.housekeeping import tasks as housekeeping
 
         _params, dag_id, run_id, as_of, dry_run = _run()
         return housekeeping.prune_outputs(
@@ -70,8 +70,8 @@ def ops_housekeeping() -> None:
     def prune_history() -> dict:
         from datetime import UTC, datetime
 
-        from di_ops.adapters.opsdb import ops_engine
-        from di_ops.pipelines import housekeeping
+        from di_ops.integrations.opsdb import ops_engine
+        from di_ops.pipelines.housekeeping import tasks as housekeeping
 
         _params, dag_id, run_id, as_of, dry_run = _run()
         return housekeeping.prune_history(
@@ -80,8 +80,8 @@ def ops_housekeeping() -> None:
 
     @task
     def report_tombstones() -> dict:
-        from di_ops.adapters.opsdb import ops_engine
-        from di_ops.pipelines import housekeeping
+        from di_ops.integrations.opsdb import ops_engine
+        from di_ops.pipelines.housekeeping import tasks as housekeeping
 
         _params, _dag_id, _run_id, as_of, _dry_run = _run()
         store, note = housekeeping.open_store_if_configured()
@@ -93,7 +93,7 @@ def ops_housekeeping() -> None:
 
     @task
     def write_summary(outputs: dict, history: dict, tombstones: dict) -> dict:
-        from di_ops.pipelines import housekeeping
+        from di_ops.pipelines.housekeeping import tasks as housekeeping
 
         _params, dag_id, run_id, as_of, dry_run = _run()
         return housekeeping.write_summary(

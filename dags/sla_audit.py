@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from di_ops.deadlines import deadline_alerts
-from di_ops.pipelines.common import AS_OF_PARAM, default_args
-from di_ops.pipelines.params import as_of_param, customers_param
-from di_ops.settings_sla import sla_settings
+from di_ops.core.params import as_of_param, customers_param
+from di_ops.core.tasks import AS_OF_PARAM, default_args
+from di_ops.orchestration.deadlines import deadline_alerts
+from di_ops.pipelines.sla.settings import sla_settings
 
 DAG_ID = "sla_audit"
 # Writes only the ops DB and report files: no dry_run Param, not stopped by the change freeze.
@@ -80,7 +80,7 @@ CHANGES_OUTSIDE_OPS_DB = False
 def sla_audit() -> None:
     @task
     def start_audit() -> dict:
-        from di_ops.pipelines.sla import start_audit as plan_run
+        from di_ops.pipelines.sla.tasks import start_audit as plan_run
 
         context = get_current_context()
         dag_run = context["dag_run"]
@@ -88,25 +88,25 @@ def sla_audit() -> None:
 
     @task
     def check_quality(plan: dict) -> dict:
-        from di_ops.pipelines.sla import check_quality as run_checks
+        from di_ops.pipelines.sla.tasks import check_quality as run_checks
 
         return run_checks(plan)
 
     @task
     def audit_cases(plan: dict, quality: dict) -> dict:
-        from di_ops.pipelines.sla import audit_cases as run_audit
+        from di_ops.pipelines.sla.tasks import audit_cases as run_audit
 
         return run_audit(plan)
 
     @task
     def write_report(plan: dict, audit: dict) -> dict:
-        from di_ops.pipelines.sla import write_report as render
+        from di_ops.pipelines.sla.tasks import write_report as render
 
         return render(plan)
 
     @task
     def enforce_rejected_share(quality: dict, report: dict) -> str:
-        from di_ops.pipelines.sla import enforce_rejected_share as enforce
+        from di_ops.pipelines.sla.tasks import enforce_rejected_share as enforce
 
         return enforce(quality)
 

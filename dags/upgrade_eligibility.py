@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from di_ops.deadlines import deadline_alerts
-from di_ops.pipelines.common import change_freeze_gate, default_args
-from di_ops.pipelines.params import as_of_param, customers_param, dry_run_param
-from di_ops.settings_upgrades import upgrade_settings
+from di_ops.core.params import as_of_param, customers_param, dry_run_param
+from di_ops.core.tasks import change_freeze_gate, default_args
+from di_ops.orchestration.deadlines import deadline_alerts
+from di_ops.pipelines.upgrades.settings import upgrade_settings
 
 DAG_ID = "upgrade_eligibility"
 # Sends notices (e-mail): dry_run Param and the change-freeze gate.
@@ -56,21 +56,21 @@ CHANGES_OUTSIDE_OPS_DB = True
 def upgrade_eligibility() -> None:
     @task
     def assess_fleet() -> dict:
-        from di_ops.pipelines.upgrade_tasks import sweep_task
+        from di_ops.pipelines.upgrades.tasks import sweep_task
 
         ctx = get_current_context()
         return sweep_task(ctx["params"], ctx["dag_run"])
 
     @task
     def apply_plans(assessment: dict) -> dict:
-        from di_ops.pipelines.upgrade_tasks import apply_plans_task
+        from di_ops.pipelines.upgrades.tasks import apply_plans_task
 
         ctx = get_current_context()
         return apply_plans_task(ctx["params"], ctx["dag_run"], assessment)
 
     @task
     def write_report(assessment: dict, applied: dict) -> dict:
-        from di_ops.pipelines.upgrade_tasks import report_task
+        from di_ops.pipelines.upgrades.tasks import report_task
 
         return report_task(assessment, applied)
 

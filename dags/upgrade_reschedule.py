@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from di_ops.deadlines import deadline_alerts
-from di_ops.pipelines.common import change_freeze_gate, default_args
-from di_ops.pipelines.params import as_of_param, dry_run_param
+from di_ops.core.params import as_of_param, dry_run_param
+from di_ops.core.tasks import change_freeze_gate, default_args
+from di_ops.orchestration.deadlines import deadline_alerts
 
 DAG_ID = "upgrade_reschedule"
 # Sends the updated notice (e-mail): dry_run Param and the change-freeze gate.
@@ -63,8 +63,8 @@ CHANGES_OUTSIDE_OPS_DB = True
 def upgrade_reschedule() -> None:
     @task(doc="A refusal fails at once (AirflowFailException); a retry after a fault returns the recorded decision.")
     def decide() -> dict:
-        from di_ops.pipelines.common import resolve_as_of
-        from di_ops.pipelines.upgrades import reschedule_upgrade
+        from di_ops.core.tasks import resolve_as_of
+        from di_ops.pipelines.upgrades.sweep import reschedule_upgrade
 
         ctx = get_current_context()
         params, run = ctx["params"], ctx["dag_run"]
@@ -82,8 +82,8 @@ def upgrade_reschedule() -> None:
 
     @task
     def send_notice(decision: dict) -> str:
-        from di_ops.pipelines.common import resolve_as_of
-        from di_ops.pipelines.upgrades import send_reschedule_notice
+        from di_ops.core.tasks import resolve_as_of
+        from di_ops.pipelines.upgrades.sweep import send_reschedule_notice
 
         ctx = get_current_context()
         params, run = ctx["params"], ctx["dag_run"]

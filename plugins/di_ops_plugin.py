@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from di_ops import deadline_listener
-from di_ops.deadlines import REFERENCES
-from di_ops.reports_app import URL_PREFIX
-from di_ops.reports_app import app as sla_reports_app
-from di_ops.timetables import MaintenanceWindowTimetable
+from di_ops.orchestration import deadline_listener
+from di_ops.orchestration.deadlines import REFERENCES
+from di_ops.orchestration.reports_app import URL_PREFIX
+from di_ops.orchestration.reports_app import app as sla_reports_app
+from di_ops.orchestration.timetables import MaintenanceWindowTimetable
 
 
 class DiOpsPlugin(AirflowPlugin):
@@ -18,7 +18,7 @@ class DiOpsPlugin(AirflowPlugin):
     deadline_references = list(REFERENCES)
     # A failed run (or one marked success/failed by hand) never leaves its deadline Pending.
     listeners = [deadline_listener]
-    # The SLA reports app checks the Airflow login itself (di_ops.reports_app.require_reader).
+    # The SLA reports app checks the Airflow login itself (di_ops.orchestration.reports_app.require_reader).
     fastapi_apps = [{"app": sla_reports_app, "url_prefix": URL_PREFIX, "name": "SLA reports"}]
     external_views = [
         {

@@ -24,7 +24,7 @@ os.environ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 os.environ["DI_OPS_DATA_DIR"] = str(_HOME / "data")
 # Airflow 3.3.2: a DeadlineAlert crashes dag.test() once all tasks succeed (verified): the DAGs are
-# built without them here; tests/test_deadlines.py builds them, tests/cluster proves them running.
+# built without them here; tests/orchestration/test_deadlines.py builds them, tests/cluster proves them running.
 os.environ["DI_OPS_DEADLINE_ALERTS"] = "0"
 os.environ.pop("AIRFLOW_CONN_DI_OPS_DB", None)
 
@@ -67,7 +67,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A writable copy of include/config, active for the test (caches cleared before and after)."""
-    from di_ops import settings
+    from di_ops.core import settings
 
     folder = tmp_path / "config"
     shutil.copytree(REPO / "include" / "config", folder)

@@ -1,4 +1,4 @@
-"""Checks shared by the golden-file tests of the rendered pages and e-mails (di_ops.templating):
+"""Checks shared by the golden-file tests of the rendered pages and e-mails (di_ops.core.templating):
 hostile values, the golden-file comparison, and the markup structure of a page (its tags and
 attribute names), which must come from the template alone whatever the data.
 

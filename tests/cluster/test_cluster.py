@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
-from di_ops.adapters.opsdb import count_rows
+from di_ops.integrations.opsdb import count_rows
 from include.demo.fleet import write_fleet
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]

@@ -104,7 +104,7 @@ def test_an_overrun_nightly_run_alerts_once_and_a_timely_one_not_at_all(cluster:
     assert [(n[0], n[1]) for n in notices] == [("sent", late)]
 
 
-# --- an ended run never leaves its deadline Pending (plugins/di_ops/deadline_listener.py) --------
+# --- an ended run never leaves its deadline Pending (plugins/di_ops/orchestration/deadline_listener.py) --------
 
 
 def _mails_about(outbox: Path, run_id: str) -> list[str]:

@@ -14,8 +14,8 @@ from typing import Any
 import pendulum
 import pytest
 
+from di_ops.core.settings import regions_config
 from di_ops.rules.maintenance import next_window, window_at
-from di_ops.settings import regions_config
 from include.demo.runs import project_dag_ids, without_next_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]

@@ -98,8 +98,8 @@ def write_inventory(folder: Path) -> None:
 
 
 def load_inventory(folder: Path) -> str:
-    from di_ops.adapters.opsdb import ops_engine, store_inventory
-    from di_ops.inventory import read_inventory
+    from di_ops.core.inventory import read_inventory
+    from di_ops.integrations.opsdb import ops_engine, store_inventory
 
     inventory = read_inventory(folder)
     assert not inventory.rejects, inventory.rejects

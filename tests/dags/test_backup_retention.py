@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from di_ops.adapters.opsdb import count_rows
 from di_ops.db.engine import make_engine
+from di_ops.integrations.opsdb import count_rows
 from include.demo.backups import write_backup
-from tests.pipelines.retention_fixtures import AS_OF, build_store, fs_connection, remaining
+from tests.pipelines.retention.fixtures import AS_OF, build_store, fs_connection, remaining
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from di_ops.db.engine import make_engine
 from include.demo.backups import write_backup
 from tests.conftest import REPO, free_port
-from tests.pipelines.retention_fixtures import AS_OF, night, remaining
+from tests.pipelines.retention.fixtures import AS_OF, night, remaining
 
 pytestmark = pytest.mark.slow
 USER, PASSWORD = "alice", "approver-pw"

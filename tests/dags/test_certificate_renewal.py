@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from di_ops.adapters.certificate_store import all_plans, runbook
 from di_ops.db.engine import make_engine
-from di_ops.pipelines.certificates_renewal import resolve_window
+from di_ops.pipelines.certificates.renewal import resolve_window
+from di_ops.pipelines.certificates.store import all_plans, runbook
 from tests.dags.certificate_fleet import AS_OF, setup_fleet
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ def swept(airflow_db, tmp_path: Path, data_dir: Path, ops_sqlite: str, smtp_sink
     The sweep's task bodies are called directly: test_certificate_sweep runs the DAG itself,
     and every dag.test() re-parses the whole dags/ folder.
     """
-    from di_ops.pipelines.certificates import notices_task, plan_task, probe_task, start_sweep
+    from di_ops.pipelines.certificates.sweep import notices_task, plan_task, probe_task, start_sweep
 
     lab = setup_fleet(tmp_path, data_dir, monkeypatch)
     run = start_sweep("certificate_sweep", "setup", AS_OF.isoformat(), None, AS_OF, None)
@@ -179,16 +179,16 @@ def test_the_window_param_must_lie_in_a_window() -> None:
 
     inside = resolve_window("EMEA", "2026-12-03T21:00:00+00:00", None, AS_OF)
     assert inside.start.isoformat().startswith("2026-12-03T21:00")
-    from di_ops.pipelines.common import REFUSAL_MARK
+    from di_ops.core.refusals import Refusal
 
     for bad in ("2026-12-03T12:00:00+00:00", "2026-12-03T21:00:00", "03/12/2026"):
         with pytest.raises(AirflowFailException, match="Param window") as refusal:
             resolve_window("EMEA", bad, None, AS_OF)
-        assert getattr(refusal.value, REFUSAL_MARK, False)  # a refusal: no retries, no on-call alert
+        assert isinstance(refusal.value, Refusal)  # a refusal: no retries, no on-call alert
 
 
 def test_one_renewal_dag_per_region_on_every_window_with_the_sso_steps_in_order(airflow_db, dagbag) -> None:  # type: ignore[no-untyped-def]
-    from di_ops.timetables import MaintenanceWindowTimetable
+    from di_ops.orchestration.timetables import MaintenanceWindowTimetable
 
     for region in ("AMER", "APJC", "AUS", "EMEA"):
         dag = dagbag.get_dag(f"certificate_renewal_{region.lower()}")
@@ -201,7 +201,7 @@ def test_one_renewal_dag_per_region_on_every_window_with_the_sso_steps_in_order(
 
 
 def test_a_retry_after_the_renewal_went_through_does_not_renew_again(swept, ops_sqlite: str) -> None:
-    from di_ops.pipelines.certificates_renewal import renew_plan
+    from di_ops.pipelines.certificates.renewal import renew_plan
 
     lab = swept
     engine = make_engine(ops_sqlite)

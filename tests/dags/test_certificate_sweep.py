@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from di_ops.adapters.certificate_store import all_plans
 from di_ops.db.engine import make_engine
+from di_ops.pipelines.certificates.store import all_plans
 from di_ops.rules.certificates import sweep_plan
 from tests.dags.certificate_fleet import AS_OF, SWEEP_CONF, setup_fleet
 

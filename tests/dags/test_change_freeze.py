@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from di_ops.pipelines.common import change_freeze_reason
+from di_ops.core.tasks import change_freeze_reason
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def _register(dag) -> None:  # type: ignore[no-untyped-def]
 def frozen_dag(airflow_db):  # type: ignore[no-untyped-def]
     from airflow.sdk import Param, dag, task
 
-    from di_ops.pipelines.common import change_freeze_gate, default_args
+    from di_ops.core.tasks import change_freeze_gate, default_args
 
     @dag(
         dag_id="test_change_freeze",

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from di_ops.adapters.opsdb import store_inventory
+from di_ops.core.inventory import read_inventory
 from di_ops.db.engine import make_engine, upgrade
-from di_ops.inventory import read_inventory
+from di_ops.integrations.opsdb import store_inventory
 from include.demo.fleet import write_fleet
 from include.demo.pipelines.cop import DEMO_REQUESTS, sftp_connection, write_inbox, write_repository
 from include.demo.sshd import SshdLab
-from tests.adapters import conftest as adapter_fixtures
+from tests.integrations import conftest as adapter_fixtures
 
 # the real sshd and upload folders of the adapter tests
 sshd_lab = adapter_fixtures.sshd_lab
@@ -34,7 +34,7 @@ def cop_world(  # type: ignore[no-untyped-def]
 ):
     from airflow.models.pool import Pool
 
-    from di_ops.settings_cop import cop_settings
+    from di_ops.pipelines.cop.settings import cop_settings
 
     Pool.create_or_update_pool(cop_settings().pool, slots=2, description="COP uploads (test)", include_deferred=False)
     write_fleet(data_dir / "inventory")
@@ -192,7 +192,7 @@ def test_a_manual_request_with_a_changed_host_key_fails_the_upload_without_retri
 
 
 def test_uploads_run_in_the_cop_pool_one_run_at_a_time_after_the_freeze_gate(dagbag) -> None:  # type: ignore[no-untyped-def]
-    from di_ops.settings_cop import cop_settings
+    from di_ops.pipelines.cop.settings import cop_settings
 
     dag = dagbag.dags["cop_upload"]
     upload = dag.get_task("upload")
@@ -222,8 +222,8 @@ def test_a_window_closed_without_a_run_is_missed_alerted_and_replanned_through_t
     send_notices sends the operator's alert and the new notice, the report lists it; the run is green."""
     from datetime import UTC, datetime
 
+    from di_ops.core.settings import pipelines
     from di_ops.rules.change import earliest_change_window
-    from di_ops.settings import pipelines
 
     data, engine = cop_world["data"], cop_world["engine"]
     write_inbox(data / "cop" / "inbox", {"op-locale-C002.json": DEMO_REQUESTS["op-locale-C002.json"]})

@@ -13,8 +13,8 @@ from unittest import mock
 
 import pytest
 
-from di_ops.pipelines.common import CHANGE_FREEZE_TASK_ID, DRY_RUN_PARAM
-from di_ops.settings import pipelines
+from di_ops.core.settings import pipelines
+from di_ops.core.tasks import CHANGE_FREEZE_TASK_ID, DRY_RUN_PARAM
 from tests.conftest import REPO
 
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from di_ops.settings import pipelines
+from di_ops.core.settings import pipelines
 from tests.dags.test_change_freeze import _register
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ def failing_dag(airflow_db):  # type: ignore[no-untyped-def]
     from airflow.sdk import dag, task
     from airflow.sdk.exceptions import AirflowFailException
 
-    from di_ops.pipelines.common import default_args
+    from di_ops.core.tasks import default_args
 
     @dag(dag_id="test_failure_alert", schedule=None, catchup=False, default_args=default_args())
     def test_failure_alert() -> None:
@@ -31,7 +31,7 @@ def failing_dag(airflow_db):  # type: ignore[no-untyped-def]
 
         @task
         def refuse() -> None:
-            from di_ops.pipelines.common import refused
+            from di_ops.core.tasks import refused
 
             raise refused("reschedule refused: under 7 days before the window")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from di_ops.adapters.opsdb import count_rows, latest_snapshot_id
 from di_ops.db.engine import make_engine
+from di_ops.integrations.opsdb import count_rows, latest_snapshot_id
 from include.demo.fleet import write_fleet
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from di_ops.db import schema
 from di_ops.db.engine import make_engine
-from di_ops.settings_housekeeping import housekeeping_settings
-from tests.pipelines.test_housekeeping import GONE, build_data
+from di_ops.pipelines.housekeeping.settings import housekeeping_settings
+from tests.pipelines.housekeeping.test_housekeeping import GONE, build_data
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from di_ops.adapters.opsdb import count_rows
 from di_ops.db.engine import make_engine
 from di_ops.db.tables_sla import sla_audit_runs, sla_compliance
+from di_ops.integrations.opsdb import count_rows
 from include.demo.fleet import write_fleet
 from include.demo.tac_cases import DEMO_END, broken_rows, write_exports
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from di_ops.db.engine import make_engine
-from tests.pipelines.upgrades_fleet import AS_OF, load_inventory, write_feeds, write_inventory
+from tests.pipelines.upgrades.fleet import AS_OF, load_inventory, write_feeds, write_inventory
 
 pytestmark = pytest.mark.slow
 DAG_ID = "upgrade_eligibility"
@@ -66,8 +66,8 @@ def _run(dag, as_of, **conf):  # type: ignore[no-untyped-def]
 def test_weekly_sweeps_plan_notify_schedule_complete_and_cancel_once(
     airflow_db, dagbag, ops_sqlite: str, data_dir: Path, smtp_sink: Path, tmp_path: Path
 ) -> None:
-    from di_ops.adapters.opsdb import count_rows
-    from di_ops.adapters.upgrade_store import latest_plans
+    from di_ops.integrations.opsdb import count_rows
+    from di_ops.pipelines.upgrades.store import latest_plans
 
     engine = make_engine(ops_sqlite)
     from di_ops.db.engine import upgrade
@@ -149,8 +149,8 @@ def test_weekly_sweeps_plan_notify_schedule_complete_and_cancel_once(
 def test_dry_run_for_some_customers_records_and_sends_nothing(
     airflow_db, dagbag, ops_sqlite: str, data_dir: Path, smtp_sink: Path, tmp_path: Path
 ) -> None:
-    from di_ops.adapters.opsdb import count_rows
     from di_ops.db.engine import upgrade
+    from di_ops.integrations.opsdb import count_rows
 
     engine = make_engine(ops_sqlite)
     upgrade(engine)
@@ -166,8 +166,8 @@ def test_dry_run_for_some_customers_records_and_sends_nothing(
 def test_announcing_a_release_shifts_the_train_and_lists_the_new_n_minus_2_customers(
     airflow_db, dagbag, ops_sqlite: str, data_dir: Path, smtp_sink: Path, tmp_path: Path
 ) -> None:
-    from di_ops.adapters.opsdb import count_rows
     from di_ops.db.engine import upgrade
+    from di_ops.integrations.opsdb import count_rows
 
     engine = make_engine(ops_sqlite)
     upgrade(engine)

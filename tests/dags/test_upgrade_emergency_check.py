@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipelines.upgrade_lifecycle_fixtures import ics, load, mails, run_sweep, write_advisories
+from tests.pipelines.upgrades.lifecycle_fixtures import ics, load, mails, run_sweep, write_advisories
 
 pytestmark = pytest.mark.slow
 DAG_ID = "upgrade_emergency_check"
@@ -37,7 +37,7 @@ def _run(dag, as_of: datetime, **conf):  # type: ignore[no-untyped-def]
 
 
 def test_the_daily_schedule_comes_from_the_setting(airflow_db, dagbag) -> None:  # type: ignore[no-untyped-def]
-    from di_ops.settings_upgrades import upgrade_settings
+    from di_ops.pipelines.upgrades.settings import upgrade_settings
 
     dag = dagbag.get_dag(DAG_ID)
     assert upgrade_settings().emergency_check_schedule == "0 7 * * *"
@@ -48,8 +48,8 @@ def test_the_daily_schedule_comes_from_the_setting(airflow_db, dagbag) -> None: 
 def test_a_wednesday_critical_advisory_is_noticed_on_thursday(
     airflow_db, dagbag, ops_sqlite: str, data_dir: Path, smtp_sink: Path, tmp_path: Path
 ) -> None:
-    from di_ops.adapters.upgrade_store import open_plans
     from di_ops.db.engine import make_engine, upgrade
+    from di_ops.pipelines.upgrades.store import open_plans
 
     engine = make_engine(ops_sqlite)
     upgrade(engine)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipelines.upgrades_fleet import AS_OF, load_inventory, write_feeds, write_inventory
+from tests.pipelines.upgrades.fleet import AS_OF, load_inventory, write_feeds, write_inventory
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def _states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
 def planned(ops_sqlite: str, data_dir: Path, tmp_path: Path, smtp_sink: Path):  # type: ignore[no-untyped-def]
     """The ops DB after the weekly sweep at AS_OF planned and noticed the fleet's upgrades (to the SMTP sink)."""
     from di_ops.db.engine import make_engine, upgrade
-    from di_ops.pipelines.upgrades import apply_plans, sweep
+    from di_ops.pipelines.upgrades.sweep import apply_plans, sweep
 
     engine = make_engine(ops_sqlite)
     upgrade(engine)
@@ -36,7 +36,7 @@ def planned(ops_sqlite: str, data_dir: Path, tmp_path: Path, smtp_sink: Path):  
 
 
 def test_reschedule_accepted_once_then_refused(airflow_db, dagbag, planned, smtp_sink: Path) -> None:
-    from di_ops.adapters.upgrade_store import get_plan, open_plans, plan_events
+    from di_ops.pipelines.upgrades.store import get_plan, open_plans, plan_events
 
     engine = planned
     plan = open_plans(engine)["A004-cucm"]
@@ -93,7 +93,7 @@ def test_reschedule_accepted_once_then_refused(airflow_db, dagbag, planned, smtp
 def test_a_back_dated_request_is_refused_without_an_alert(airflow_db, dagbag, planned, smtp_sink: Path) -> None:
     """as_of 8 days before the run would pass the 7-day rule for a window 7.5 days after the run:
     refused, naming the Param, nothing moved, no e-mail (no notice, no on-call alert)."""
-    from di_ops.adapters.upgrade_store import open_plans
+    from di_ops.pipelines.upgrades.store import open_plans
 
     engine = planned
     before = open_plans(engine)["A004-cucm"]

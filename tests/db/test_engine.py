@@ -11,9 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from di_ops.adapters.opsdb import count_rows, write_audit
 from di_ops.db.engine import current_revision, downgrade, head_revision, make_engine, upgrade, url_from_connection
 from di_ops.db.schema import load_all_tables
+from di_ops.integrations.opsdb import count_rows, write_audit
 
 metadata = load_all_tables()
 

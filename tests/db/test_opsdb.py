@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from di_ops.adapters.opsdb import count_rows, latest_snapshot_id, pin_snapshot, snapshot_rows, store_inventory
+from di_ops.core.inventory import read_inventory
 from di_ops.db.engine import upgrade
-from di_ops.inventory import read_inventory
+from di_ops.integrations.opsdb import count_rows, latest_snapshot_id, pin_snapshot, snapshot_rows, store_inventory
 from include.demo.fleet import write_fleet
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)

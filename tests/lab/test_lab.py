@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from di_ops.adapters.tls_probe import probe
+from di_ops.integrations.tls_probe import probe
 from include.demo.fleet import write_fleet
 from include.lab.__main__ import demo_specs
 from include.lab.server import Lab, NodeSpec

@@ -14,7 +14,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from di_ops import settings as di_settings
+from di_ops.core import settings as di_settings
 from di_ops.rules import calendar
 from di_ops.rules.calendar import (
     add_business_days,

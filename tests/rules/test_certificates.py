@@ -9,6 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from di_ops.core.settings import CertificatePolicy
 from di_ops.rules.certificates import (
     RenewalPlan,
     gives_full_notice,
@@ -20,7 +21,6 @@ from di_ops.rules.certificates import (
     usable_windows,
 )
 from di_ops.rules.maintenance import Window, next_window, window_at, windows_between
-from di_ops.settings import CertificatePolicy
 
 ZONES = {
     "AMER": ZoneInfo("America/New_York"),
@@ -398,7 +398,7 @@ def test_without_notice_at_nothing_is_flagged() -> None:
 
 
 def test_the_notice_period_and_the_horizon_come_from_the_policy() -> None:
-    from di_ops.settings import policy
+    from di_ops.core.settings import policy
 
     change = policy().change.model_copy(update={"planned_notice_business_days": 5})
     assert notice_due("EMEA", NOTICE_FULL_FOR_FRI, change=change) == datetime(2025, 5, 30, 21, tzinfo=EMEA)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from di_ops import settings as di_settings
+from di_ops.core import settings as di_settings
 from di_ops.rules.calendar import add_business_days
 from di_ops.rules.change import (
     earliest_change_window,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from di_ops.core.settings import CopPolicy
 from di_ops.rules.cop import validate_cop_name
-from di_ops.settings import CopPolicy
 
 ACCEPTED = [
     "cmterm-devicepack15.0.1.12345-1.cop.sgn",

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from di_ops.core.settings import ReleasePolicy, release_catalog
 from di_ops.rules.releases import (
     ACCEPTED_FORMS,
     Eligibility,
@@ -19,7 +20,6 @@ from di_ops.rules.releases import (
     parse_version,
     train_positions,
 )
-from di_ops.settings import ReleasePolicy, release_catalog
 
 CATALOG = release_catalog()
 NEW_CATALOG = announce_release(CATALOG, "16.0", "v16.0", date(2026, 3, 1), ["SU1"])

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from di_ops.core.settings import RetentionPolicy, policy
 from di_ops.rules.retention import Backup, RetentionDecision, deletion_allowed, plan
-from di_ops.settings import RetentionPolicy, policy
 
 AS_OF = datetime(2025, 3, 31, 12, 0, tzinfo=UTC)
 SERIES = ("cust-1", "cucm-1", "CUCM")

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from di_ops.core.settings import policy
 from di_ops.rules.retention import Backup, plan
 from di_ops.rules.retention_bulk import HOLD, KEEP, PRUNE, ColumnarPlan, plan_columns
-from di_ops.settings import policy
 from tests.rules.test_retention import AS_OF, OTHER, PINNED, SERIES, US, backup_lists, bk, days
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

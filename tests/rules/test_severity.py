@@ -8,6 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from di_ops.core.settings import ImpactBoundaries
 from di_ops.rules.severity import (
     IMPACTS,
     SEVERITIES,
@@ -18,7 +19,6 @@ from di_ops.rules.severity import (
     normalise_urgency,
     severity_for,
 )
-from di_ops.settings import ImpactBoundaries
 
 
 def below(x: float) -> float:

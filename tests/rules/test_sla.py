@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from di_ops.core.settings import Objective, policy
 from di_ops.rules.sla import compliance, objective_for, response_due, response_status, wilson_interval
-from di_ops.settings import Objective, policy
 
 US = timedelta(microseconds=1)
 ZONES = {

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from di_ops.core.settings import Objective, policy
 from di_ops.rules.sla import response_due, response_status
 from di_ops.rules.sla_bulk import (
     STATUS_NAMES,
@@ -18,7 +19,6 @@ from di_ops.rules.sla_bulk import (
     response_due_bulk,
     response_status_bulk,
 )
-from di_ops.settings import Objective, policy
 from tests.rules.test_sla import GOLDEN, TRANSITIONS, US, instants, local
 
 Case = tuple[str, str, datetime, datetime | None]  # severity label, region label, opened_at, first_response_at

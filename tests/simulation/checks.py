@@ -48,7 +48,7 @@ class HousekeepingWatch:
     """Before each ops_housekeeping run: every entry of its folders with its newest file time; after: what went."""
 
     def __init__(self, data: Path, folders: list[Path]) -> None:
-        from di_ops.settings_housekeeping import housekeeping_settings
+        from di_ops.pipelines.housekeeping.settings import housekeeping_settings
 
         self.settings = housekeeping_settings()
         self.keep = {data / f.path: f.keep_days for f in self.settings.folders.values()}
@@ -240,8 +240,8 @@ def weekday_opening(region: str, start: datetime) -> bool:
 
 
 def certificate_failures(month: dict[str, Any]) -> list[str]:
-    from di_ops.adapters.certificate_store import all_plans
     from di_ops.db.engine import make_engine
+    from di_ops.pipelines.certificates.store import all_plans
 
     world, sim = month["world"], month["sim"]
     renewed_in: dict[str, datetime] = {}
@@ -300,10 +300,10 @@ def run_instant(run_id: str) -> datetime:
 def upgrade_failures(month: dict[str, Any]) -> list[str]:
     from sqlalchemy import select
 
-    from di_ops.adapters.upgrade_store import plan_events, utc
     from di_ops.db.engine import make_engine
     from di_ops.db.schema import notices
     from di_ops.db.tables_upgrades import upgrade_plans
+    from di_ops.pipelines.upgrades.store import plan_events, utc
 
     world = month["world"]
     engine = make_engine(world.ops_url)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.adapters import conftest as adapter_fixtures
 from tests.conftest import REPO
+from tests.integrations import conftest as adapter_fixtures
 from tests.simulation import world as w
 from tests.simulation.month import SimClock
 

@@ -56,13 +56,13 @@ def run_id(at: datetime) -> str:
 
 
 def inventory_sync(at: datetime, **_: Any) -> dict[str, Any]:
-    from di_ops.pipelines.inventory import sync_inventory
+    from di_ops.pipelines.inventory.tasks import sync_inventory
 
     return attempt("load_inventory", lambda _last: sync_inventory(None, at))
 
 
 def certificate_sweep(at: datetime, **_: Any) -> dict[str, Any]:
-    from di_ops.pipelines import certificates as c
+    from di_ops.pipelines.certificates import sweep as c
 
     dag, rid = "certificate_sweep", run_id(at)
     run = attempt("load_targets", lambda _l: c.start_sweep(dag, rid, None, at, at, None))
@@ -73,9 +73,9 @@ def certificate_sweep(at: datetime, **_: Any) -> dict[str, Any]:
 
 
 def certificate_renewal(at: datetime, *, region: str, interval_start: datetime, tries: list, **_: Any) -> dict:
-    from di_ops.adapters.opsdb import ops_engine
-    from di_ops.pipelines import certificate_sso as sso
-    from di_ops.pipelines import certificates_renewal as r
+    from di_ops.integrations.opsdb import ops_engine
+    from di_ops.pipelines.certificates import renewal as r
+    from di_ops.pipelines.certificates import sso as sso
 
     dag, rid = f"certificate_renewal_{region.lower()}", run_id(at)
     engine = ops_engine()
@@ -122,8 +122,8 @@ def certificate_renewal(at: datetime, *, region: str, interval_start: datetime, 
 
 
 def backup_retention(at: datetime, *, clock: Callable[[], datetime], **_: Any) -> dict[str, Any]:
-    from di_ops.pipelines import retention as ret
-    from di_ops.pipelines import retention_delete as dele
+    from di_ops.pipelines.retention import delete as dele
+    from di_ops.pipelines.retention import tasks as ret
 
     rid = run_id(at)
     info = attempt(
@@ -147,7 +147,7 @@ def backup_retention(at: datetime, *, clock: Callable[[], datetime], **_: Any) -
 
 
 def sla_audit(at: datetime, **_: Any) -> dict[str, Any]:
-    from di_ops.pipelines import sla
+    from di_ops.pipelines.sla import tasks as sla
 
     plan = attempt("start_audit", lambda _l: sla.start_audit(copy.deepcopy(SLA_PARAMS), run_id(at), at, at))
     quality = attempt("check_quality", lambda _l: sla.check_quality(plan))
@@ -158,8 +158,8 @@ def sla_audit(at: datetime, **_: Any) -> dict[str, Any]:
 
 
 def ops_housekeeping(at: datetime, **_: Any) -> dict[str, Any]:
-    from di_ops.adapters.opsdb import ops_engine
-    from di_ops.pipelines import housekeeping as hk
+    from di_ops.integrations.opsdb import ops_engine
+    from di_ops.pipelines.housekeeping import tasks as hk
 
     dag, rid, engine = "ops_housekeeping", run_id(at), ops_engine()
     common = {"dag_id": dag, "run_id": rid, "as_of": at, "now": at, "dry_run": False}
@@ -186,7 +186,7 @@ def ops_housekeeping(at: datetime, **_: Any) -> dict[str, Any]:
 
 def _upgrades(dag: str, emergency_only: bool) -> Callable[..., dict[str, Any]]:
     def drive(at: datetime, **_: Any) -> dict[str, Any]:
-        from di_ops.pipelines import upgrades as up
+        from di_ops.pipelines.upgrades import sweep as up
 
         rid = run_id(at)
         extra = {"emergency_only": True} if emergency_only else {}
@@ -209,9 +209,9 @@ upgrade_emergency_check = _upgrades("upgrade_emergency_check", emergency_only=Tr
 
 
 def cop_upload(at: datetime, *, dry_run: bool = False, probe_id: str | None = None, **_: Any) -> dict[str, Any]:
-    from di_ops.pipelines.cop import intake
-    from di_ops.pipelines.cop_notices import send_notices
-    from di_ops.pipelines.cop_transfer import upload_request, write_report
+    from di_ops.pipelines.cop.notices import send_notices
+    from di_ops.pipelines.cop.tasks import intake
+    from di_ops.pipelines.cop.transfer import upload_request, write_report
 
     dag, rid = "cop_upload", probe_id or run_id(at)
     facts = {"dag_id": dag, "run_id": rid, "as_of": at, "started_at": at, "dry_run": dry_run}

@@ -67,8 +67,8 @@ def wire(sim: Simulation, world: Any) -> dict[str, Any]:
 def _wake_cop_windows(sim: Simulation) -> None:
     from sqlalchemy import select
 
-    from di_ops.adapters.opsdb import ops_engine
     from di_ops.db.tables_cop import cop_requests
+    from di_ops.integrations.opsdb import ops_engine
 
     with ops_engine().connect() as conn:
         rows = conn.execute(select(cop_requests).where(cop_requests.c.status == "planned")).mappings().all()
@@ -80,7 +80,7 @@ def _wake_cop_windows(sim: Simulation) -> None:
 
 def _carry_out_upgrades(sim: Simulation, world: Any, record: dict[str, Any], export_changed: Any) -> None:
     """The operator upgrades each announced cluster an hour into its window (not those of MISSED_CUSTOMERS)."""
-    from di_ops.adapters.upgrade_store import open_plans
+    from di_ops.pipelines.upgrades.store import open_plans
 
     for cluster, plan in open_plans(_engine()).items():
         if plan["state"] not in {"notified", "scheduled"} or plan["customer_id"] in w.MISSED_CUSTOMERS:
@@ -105,15 +105,15 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _engine() -> Any:
-    from di_ops.adapters.opsdb import ops_engine
+    from di_ops.integrations.opsdb import ops_engine
 
     return ops_engine()
 
 
 def probe(world: Any, dag_id: str, at: datetime) -> dict[str, Any]:
     """What a run at an elided slot would have done: ``{}`` means nothing."""
-    from di_ops.adapters.opsdb import latest_snapshot_id
-    from di_ops.inventory import read_inventory
+    from di_ops.core.inventory import read_inventory
+    from di_ops.integrations.opsdb import latest_snapshot_id
     from tests.simulation import drivers
 
     if dag_id == "inventory_sync":

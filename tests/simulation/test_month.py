@@ -20,7 +20,7 @@ BUDGET_SECONDS = 240  # the whole month, set-up included, on the 2-core CI machi
 
 @pytest.fixture
 def month(world, month_dags):  # type: ignore[no-untyped-def]
-    from di_ops.settings_housekeeping import housekeeping_settings
+    from di_ops.pipelines.housekeeping.settings import housekeeping_settings
 
     began = time.perf_counter()
     folders = checks.housekeeping_folders(world.data, housekeeping_settings())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from di_ops.adapters.opsdb import ops_db_url
 from di_ops.db.engine import current_revision, head_revision, make_engine, upgrade
+from di_ops.integrations.opsdb import ops_db_url
 
 
 def main() -> None:

@@ -40,8 +40,8 @@ from typing import Any
 
 import holidays as holidays_package
 
+from di_ops.core.settings import RegionHolidays, regions_config
 from di_ops.rules.common import normalise_region, region_zone, require_aware
-from di_ops.settings import RegionHolidays, regions_config
 
 _MIDNIGHT = time(0, 0)
 _ONE_DAY = timedelta(days=1)

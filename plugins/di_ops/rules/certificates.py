@@ -40,11 +40,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from di_ops.core.settings import CertificatePolicy, ChangePolicy
+from di_ops.core.settings import policy as policy_settings
 from di_ops.rules.calendar import add_business_days
 from di_ops.rules.common import normalise_region, require_aware
 from di_ops.rules.maintenance import Window, next_window, window_at, windows_between
-from di_ops.settings import CertificatePolicy, ChangePolicy
-from di_ops.settings import policy as policy_settings
 
 __all__ = [
     "RenewalPlan",

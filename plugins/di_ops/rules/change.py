@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from di_ops.core.settings import ChangePolicy, PolicyConfig
+from di_ops.core.settings import policy as load_policy
 from di_ops.rules.calendar import add_business_days
 from di_ops.rules.common import normalise_region, require_aware
 from di_ops.rules.maintenance import Window, next_window, window_at
-from di_ops.settings import ChangePolicy, PolicyConfig
-from di_ops.settings import policy as load_policy
 
 
 def _change_policy(policy: PolicyConfig | None) -> ChangePolicy:

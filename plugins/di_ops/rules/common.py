@@ -10,7 +10,15 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from di_ops.settings import regions_config
+from pydantic import BaseModel, ConfigDict
+
+from di_ops.core.settings import regions_config
+
+
+class FrozenRecord(BaseModel):
+    """Base of the rules' result models: immutable values (unknown keys ignored, as pydantic does)."""
+
+    model_config = ConfigDict(frozen=True)
 
 
 def require_aware(value: datetime, name: str) -> datetime:

@@ -25,8 +25,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from di_ops.settings import CopPolicy
-from di_ops.settings import policy as policy_settings
+from di_ops.core.settings import CopPolicy
+from di_ops.core.settings import policy as policy_settings
 
 __all__ = ["validate_cop_name"]
 

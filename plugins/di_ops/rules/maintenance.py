@@ -25,8 +25,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel
 
+from di_ops.core.settings import regions_config
 from di_ops.rules.common import normalise_region, region_zone, require_aware
-from di_ops.settings import regions_config
 
 _ONE_DAY = timedelta(days=1)
 

@@ -32,9 +32,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from di_ops.core.settings import ReleaseCatalog, ReleasePolicy, ReleaseRecord, release_catalog
+from di_ops.core.settings import policy as policy_settings
 from di_ops.rules.common import require_aware
-from di_ops.settings import ReleaseCatalog, ReleasePolicy, ReleaseRecord, release_catalog
-from di_ops.settings import policy as policy_settings
 
 __all__ = [
     "ACCEPTED_FORMS",

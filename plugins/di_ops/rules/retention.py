@@ -27,8 +27,8 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from di_ops.core.settings import RetentionPolicy, policy
 from di_ops.rules.common import require_aware
-from di_ops.settings import RetentionPolicy, policy
 
 SeriesKey = tuple[str, str, str]
 Action = Literal["keep", "prune", "hold"]

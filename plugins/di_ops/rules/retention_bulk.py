@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 from numpy.typing import ArrayLike, NDArray
 
+from di_ops.core.settings import RetentionPolicy, policy
 from di_ops.rules.common import require_aware
 from di_ops.rules.retention import (
     BAD_OLD,
@@ -35,7 +36,6 @@ from di_ops.rules.retention import (
     RetentionDecision,
     render_reasons,
 )
-from di_ops.settings import RetentionPolicy, policy
 
 KEEP: Final = 0
 PRUNE: Final = 1

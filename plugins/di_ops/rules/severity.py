@@ -15,7 +15,7 @@ import math
 import re
 from typing import Final
 
-from di_ops.settings import ImpactBoundaries, policy
+from di_ops.core.settings import ImpactBoundaries, policy
 
 IMPACTS: Final[tuple[str, ...]] = ("Widespread", "Large", "Localized", "Personalized")
 URGENCIES: Final[tuple[str, ...]] = ("Critical", "High", "Medium", "Low")

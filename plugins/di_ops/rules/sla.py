@@ -27,11 +27,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from di_ops import settings
+from di_ops.core import settings
+from di_ops.core.settings import Objective, SlaPolicy
 from di_ops.rules.calendar import add_business_days
 from di_ops.rules.common import normalise_region, require_aware
 from di_ops.rules.severity import normalise_severity
-from di_ops.settings import Objective, SlaPolicy
 
 Status = Literal["met", "breached", "pending"]
 

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
-from di_ops import settings
+from di_ops.core import settings
+from di_ops.core.settings import SlaPolicy
 from di_ops.rules.calendar import add_business_days_ns
 from di_ops.rules.common import normalise_region, require_aware
 from di_ops.rules.severity import normalise_severity
-from di_ops.settings import SlaPolicy
 
 STATUS_NAMES: Final[NDArray[np.object_]] = np.array(["met", "breached", "pending"], dtype=object)
 _MINUTE_NS: Final = 60 * 10**9

@@ -1,0 +1,132 @@
+"""Glue shared by every DAG: default args, the run's ``as_of``, the change-freeze gate.
+
+Light to import (DAG files import it at parse time): settings only, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from di_ops.core.refusals import Refusal, is_refusal
+from di_ops.core.settings import pipelines
+
+CHANGE_FREEZE_TASK_ID = "change_freeze_gate"
+DRY_RUN_PARAM = "dry_run"
+AS_OF_PARAM = "as_of"
+
+
+class ChangeFrozen(RuntimeError):
+    """The change freeze is on; nothing outside the ops DB may change."""
+
+
+ALERT_SUBJECT = "[di-ops] {{ ti.dag_id }}.{{ ti.task_id }} failed"
+# Rendered by the SmtpNotifier with the DAG's Jinja environment, which does not autoescape: every
+# inserted value is escaped with ``| e`` (an exception text can carry a folder or file name).
+ALERT_HTML = (
+    "<p>Task <b>{{ ti.task_id | e }}</b> of DAG <b>{{ ti.dag_id | e }}</b> failed"
+    " (try {{ ti.try_number | e }}).</p>"
+    "<p>Run: {{ run_id | e }}</p>"
+    "<p>Error: {{ exception | e }}</p>"
+    '<p>Log: <a href="{{ ti.log_url | e }}">{{ ti.log_url | e }}</a></p>'
+)
+
+
+def refused(message: str, *, param: str | None = None) -> Refusal:
+    """A task failure that is a decision, not a fault (bad input, the change freeze, a refused
+    reschedule): a :class:`~di_ops.core.refusals.Refusal` — no retries and no on-call alert; the
+    reason shows in the task log."""
+    return Refusal(message, param=param)
+
+
+def notify_failure(context: Any) -> None:
+    """``on_failure_callback`` of every task: one e-mail through Airflow's SMTP provider when a task
+    has failed for good, unless the failure is a refusal (see :func:`refused`).
+
+    Recipients and connection come from ``pipelines.yaml: alerts``; the connection is only read
+    here, when the callback runs in the worker.
+    """
+    if is_refusal(context.get("exception")):
+        return
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    cfg = pipelines().alerts
+    SmtpNotifier(to=list(cfg.to), smtp_conn_id=cfg.smtp_conn_id, subject=ALERT_SUBJECT, html_content=ALERT_HTML)(
+        context
+    )
+
+
+def default_args(retries: int | None = None) -> dict[str, Any]:
+    """Owner, retries with exponential backoff (30 s doubling to 10 min), an execution timeout
+    (``pipelines.yaml: default_task_timeout_minutes``) and the failure alert."""
+    cfg = pipelines()
+    return {
+        "owner": cfg.owner,
+        "retries": cfg.default_retries if retries is None else retries,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": timedelta(minutes=cfg.default_task_timeout_minutes),
+        "on_failure_callback": [notify_failure],
+    }
+
+
+def resolve_as_of(param_value: str | None, logical_date: datetime | None, run_after: datetime | None) -> datetime:
+    """The instant a run decides for: the ``as_of`` Param, else the logical date, else ``run_after``.
+
+    Manual runs in Airflow 3 may have no logical date, so ``run_after`` is the fallback.
+    A Param without a zone is refused rather than guessed.
+    """
+    if param_value:
+        value = datetime.fromisoformat(str(param_value).replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            raise ValueError(f"as_of {param_value!r} has no time zone; give e.g. 2026-11-27T02:00:00+00:00")
+        return value
+    for candidate in (logical_date, run_after):
+        if candidate is not None:
+            return candidate
+    raise ValueError("the run has neither a logical date nor run_after; pass as_of")
+
+
+def change_freeze_reason(variable_value: str | None) -> str | None:
+    """The freeze reason when the Variable is set to anything but empty/false/off/0."""
+    if variable_value is None:
+        return None
+    value = variable_value.strip()
+    if value.lower() in {"", "false", "off", "0", "no"}:
+        return None
+    return value
+
+
+def check_change_freeze(dry_run: bool) -> str:
+    """Raise ChangeFrozen when the freeze Variable is on and the run would change anything.
+
+    Reads the Airflow Variable inside the task (never at parse time). A dry run goes on.
+    """
+    from airflow.sdk import Variable
+
+    name = pipelines().change_freeze_variable
+    reason = change_freeze_reason(Variable.get(name, default=None))
+    if reason is None:
+        return "no change freeze"
+    if dry_run:
+        return f"change freeze on ({reason}); dry run goes on"
+    raise ChangeFrozen(
+        f"change freeze is on (Variable {name}={reason!r}); nothing was changed. "
+        f"Clear the Variable or trigger with dry_run=true."
+    )
+
+
+def change_freeze_gate():  # type: ignore[no-untyped-def]
+    """The first task of every DAG that changes anything outside the ops DB (wire it upstream of all)."""
+    from airflow.sdk import get_current_context, task
+
+    @task(task_id=CHANGE_FREEZE_TASK_ID)
+    def gate() -> str:
+        params = get_current_context()["params"]
+        try:
+            return check_change_freeze(bool(params.get(DRY_RUN_PARAM, False)))
+        except ChangeFrozen as exc:  # a freeze is a decision, not a fault: no retries, no alert
+            raise refused(str(exc)) from exc
+
+    return gate()

@@ -1,0 +1,217 @@
+"""The SLA reports app inside a real ``airflow api-server``: the Airflow login is required, and the
+report opens from the Airflow UI's link in headless Chromium (screenshot in test-artifacts/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, free_port, service_missing
+
+PASSWORD = "reports-test-pw"
+AS_OF = datetime(2026, 11, 27, tzinfo=UTC)
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    data_dir: Path
+    folder: str  # the run folder of the one report
+    summary: dict
+
+
+def _make_report(data_dir: Path) -> tuple[str, dict]:
+    """One audit run over 400 demo cases, written by the pipeline's own task bodies."""
+    from di_ops.pipelines.sla import tasks as sla
+    from include.demo.tac_cases import write_exports
+
+    exports = data_dir / "sla" / "exports"
+    write_exports(exports, cases=400, end=AS_OF)
+    plan = sla.start_audit({"as_of": AS_OF.isoformat()}, "manual__2026-11-27T00:00:00+00:00", None, AS_OF)
+    sla.check_quality(plan)
+    sla.audit_cases(plan)
+    sla.write_report(plan)
+    folder = Path(plan["run_dir"])
+    return folder.name, json.loads((folder / sla.SUMMARY).read_text())
+
+
+@pytest.fixture(scope="module")
+def server(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("reports") / "data"
+    data_dir.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DI_OPS_DATA_DIR", str(data_dir))
+        mp.setenv("AIRFLOW_CONN_DI_OPS_DB", json.dumps({"conn_type": "sqlite", "host": str(data_dir / "ops.db")}))
+        folder, summary = _make_report(data_dir)
+    passwords = data_dir.parent / "passwords.json"
+    passwords.write_text(json.dumps({"admin": PASSWORD}))
+    port = free_port()
+    env = {
+        **os.environ,
+        "DI_OPS_DATA_DIR": str(data_dir),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "sla-reports-test-secret",
+        "AIRFLOW__API__WORKERS": "1",
+    }
+    log = (data_dir.parent / "api-server.log").open("w")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "api-server", "--port", str(port), "--host", "127.0.0.1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(
+                    f"airflow api-server did not come up: {(data_dir.parent / 'api-server.log').read_text()[-3000:]}"
+                )
+            time.sleep(0.5)
+        yield Server(base, data_dir, folder, summary)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _token(server: Server) -> str:
+    reply = httpx.post(f"{server.base}/auth/token", json={"username": "admin", "password": PASSWORD}, timeout=10)
+    reply.raise_for_status()
+    return str(reply.json()["access_token"])
+
+
+def test_anonymous_and_forged_requests_are_refused(server: Server) -> None:
+    report = f"{server.base}/sla-reports/runs/{server.folder}/report.html"
+    for url in (f"{server.base}/sla-reports/", report, f"{server.base}/sla-reports/runs/_gx_docs/index.html"):
+        reply = httpx.get(url, timeout=10)
+        assert reply.status_code == 401, url
+        assert "SLA audit" not in reply.text
+    forged = httpx.get(report, headers={"Authorization": "Bearer not.a.jwt"}, timeout=10)
+    assert forged.status_code == 403
+    other_secret = httpx.get(report, cookies={"_token": _forged_jwt()}, timeout=10)
+    assert other_secret.status_code == 403
+
+
+def _forged_jwt() -> str:
+    import jwt
+
+    claims = {"sub": "admin", "role": "ADMIN", "aud": "apache-airflow", "exp": int(time.time()) + 600}
+    return jwt.encode(claims, "some-other-secret", algorithm="HS512")
+
+
+def test_a_logged_in_user_lists_the_runs_and_reads_the_report(server: Server) -> None:
+    headers = {"Authorization": f"Bearer {_token(server)}"}
+    listing = httpx.get(f"{server.base}/sla-reports/", headers=headers, timeout=10)
+    assert listing.status_code == 200
+    assert f'href="runs/{server.folder}/report.html"' in listing.text
+    report = httpx.get(f"{server.base}/sla-reports/runs/{server.folder}/report.html", headers=headers, timeout=10)
+    assert report.status_code == 200 and 'id="headline-S3"' in report.text
+    csv_export = httpx.get(
+        f"{server.base}/sla-reports/runs/{server.folder}/compliance.csv", headers=headers, timeout=10
+    )
+    assert csv_export.status_code == 200 and csv_export.text.startswith("dimension,")
+    assert csv_export.headers["content-disposition"].startswith("attachment;")  # a download, never a page
+    for reply in (listing, report, csv_export):  # inside the api-server too (test_web_safety: every route)
+        assert "script-src 'none'" in reply.headers["content-security-policy"]
+        assert reply.headers["x-content-type-options"] == "nosniff"
+    docs = httpx.get(f"{server.base}/sla-reports/runs/_gx_docs/index.html", headers=headers, timeout=10)
+    assert docs.status_code == 200
+    for path in (f"runs/{server.folder}/prepared.pkl", "runs/..%2F..%2Fops.db/x", "runs/x/..%2F..%2F..%2Fops.db"):
+        assert httpx.get(f"{server.base}/sla-reports/{path}", headers=headers, timeout=10).status_code == 404, path
+
+
+@pytest.mark.slow
+def test_the_report_opens_from_the_airflow_ui_in_headless_chromium(server: Server, tmp_path: Path) -> None:
+    chromium, driver = (
+        shutil.which("chromium") or "/usr/bin/chromium",
+        shutil.which("chromedriver") or "/usr/bin/chromedriver",
+    )
+    if not (Path(chromium).exists() and Path(driver).exists()):
+        service_missing("chromium", "the Debian chromium and chromium-driver packages are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service as ChromeService
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1800",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=ChromeService(driver), options=options)
+    wait = WebDriverWait(browser, 40)
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        browser.get(f"{server.base}/")
+        wait.until(ec.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(lambda b: "/auth/login" not in b.current_url)
+        # the plugin's entry under Browse, as a user finds it
+        wait.until(ec.element_to_be_clickable((By.XPATH, "//*[text()='Browse']"))).click()
+        wait.until(ec.element_to_be_clickable((By.XPATH, "//*[text()='SLA reports']"))).click()
+        frame = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='/sla-reports/']")))
+        browser.switch_to.frame(frame)
+        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "a.report"))).click()
+        card = wait.until(ec.presence_of_element_located((By.ID, "headline-S3")))
+        expected = server.summary["headline"]["S3"]
+        assert f"{100 * expected['ratio']:.1f} %" in card.text
+        assert f"n = {expected['n']} judged" in card.text
+        assert float(card.get_attribute("data-ratio")) == pytest.approx(expected["ratio"], abs=1e-6)
+        s4 = browser.find_element(By.ID, "headline-S4")
+        assert f"n = {server.summary['headline']['S4']['n']} judged" in s4.text
+        assert browser.find_element(By.ID, "cases-audited").text == str(server.summary["cases_audited"])
+        browser.switch_to.default_content()
+        browser.save_screenshot(str(ARTIFACTS / "sla_report_in_airflow_ui.png"))
+        browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "iframe[src*='/sla-reports/']"))
+        page_height = browser.execute_script("return document.body.scrollHeight")
+        browser.switch_to.default_content()
+        browser.get(f"{server.base}/sla-reports/runs/{server.folder}/report.html")  # the page alone, same login cookie
+        browser.set_window_size(1280, min(int(page_height) + 100, 6000))
+        wait.until(ec.presence_of_element_located((By.ID, "headline-S3")))
+        browser.save_screenshot(str(ARTIFACTS / "sla_report.png"))
+        browser.find_element(By.ID, "gx-docs-link").click()
+        wait.until(lambda b: "validations" in b.current_url)
+        assert "Expectation" in browser.page_source or "expect_" in browser.page_source
+    finally:
+        browser.quit()
+    assert (ARTIFACTS / "sla_report.png").stat().st_size > 10_000
