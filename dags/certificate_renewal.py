@@ -39,11 +39,6 @@ CHANGES_OUTSIDE_OPS_DB = True
 RETRY_DELAY = timedelta(seconds=certificates_config().renewal.retry_delay_seconds)
 
 
-def _last_try() -> bool:
-    ti = get_current_context()["ti"]
-    return ti.try_number > ti.max_tries
-
-
 def build(region: str):  # type: ignore[no-untyped-def]
     @dag(
         dag_id=f"{DAG_ID}_{region.lower()}",
@@ -79,57 +74,30 @@ def build(region: str):  # type: ignore[no-untyped-def]
 
         @task
         def select_renewals(window: dict) -> list[str]:
-            from di_ops.integrations.opsdb import ops_engine
-            from di_ops.pipelines.certificates.renewal import select_renewals as select
+            from di_ops.pipelines.certificates.renewal_tasks import select_renewals_task
 
-            return select(ops_engine(), region, window, get_current_context()["params"]["customers"] or None)
+            return select_renewals_task(region, window, get_current_context())
 
         @task(retry_delay=RETRY_DELAY, map_index_template="{{ plan_id }}")
         def renew_certificate(plan_id: str, window: dict) -> dict:
-            from di_ops.integrations.opsdb import ops_engine
-            from di_ops.pipelines.certificates.renewal import renew_task
+            from di_ops.pipelines.certificates.renewal_tasks import renew_certificate_task
 
-            ctx = get_current_context()
-            return renew_task(
-                ops_engine(),
-                plan_id,
-                window,
-                dry_run=ctx["params"]["dry_run"],
-                last_try=_last_try(),
-                dag_id=ctx["dag"].dag_id,
-                run_id=ctx["dag_run"].run_id,
-            )
+            return renew_certificate_task(plan_id, window, get_current_context())
 
         # all_done: skipped renewals (nothing planned) or a failed one must not skip what follows
         # (Airflow's all_done_min_one_success skips a task when any upstream is skipped).
         @task(trigger_rule="all_done")
         def sso_clusters() -> list[str]:
-            from di_ops.integrations.opsdb import ops_engine
-            from di_ops.pipelines.certificates.sso import clusters_after_renewals
+            from di_ops.pipelines.certificates.renewal_tasks import sso_clusters_task
 
-            ctx = get_current_context()
-            plan_ids = ctx["ti"].xcom_pull(task_ids="select_renewals")
-            return clusters_after_renewals(ops_engine(), plan_ids, dry_run=ctx["params"]["dry_run"])
+            return sso_clusters_task(get_current_context())
 
         def sso_step_task(step: str):  # type: ignore[no-untyped-def]
             @task(task_id=f"sso_{step}", retry_delay=RETRY_DELAY)
             def run_step(cluster_id: str, window: dict, plan_ids: list[str]) -> dict:
-                from di_ops.integrations.opsdb import ops_engine
-                from di_ops.pipelines.certificates.sso import cluster_customer, sso_task
+                from di_ops.pipelines.certificates import renewal_tasks
 
-                ctx = get_current_context()
-                engine = ops_engine()
-                return sso_task(
-                    engine,
-                    step,
-                    cluster_id,
-                    window,
-                    dry_run=ctx["params"]["dry_run"],
-                    last_try=_last_try(),
-                    dag_id=ctx["dag"].dag_id,
-                    run_id=ctx["dag_run"].run_id,
-                    customer_id=cluster_customer(engine, plan_ids, cluster_id),
-                )
+                return renewal_tasks.sso_step_task(step, cluster_id, window, plan_ids, get_current_context())
 
             return run_step
 
@@ -143,21 +111,9 @@ def build(region: str):  # type: ignore[no-untyped-def]
 
         @task(trigger_rule="all_done")
         def report() -> dict:
-            from datetime import UTC, datetime
+            from di_ops.pipelines.certificates.renewal_tasks import window_report_task
 
-            from di_ops.pipelines.certificates.renewal import report_task
-
-            ctx = get_current_context()
-            ti = ctx["ti"]
-            return report_task(
-                ti.xcom_pull(task_ids="open_window"),
-                ti.xcom_pull(task_ids="select_renewals"),
-                ti.xcom_pull(task_ids="sso_clusters"),
-                dry_run=ctx["params"]["dry_run"],
-                dag_id=ctx["dag"].dag_id,
-                run_id=ctx["dag_run"].run_id,
-                now=datetime.now(UTC),
-            )
+            return window_report_task(get_current_context())
 
         window = open_window()
         change_freeze_gate() >> window

@@ -46,65 +46,29 @@ CHANGES_OUTSIDE_OPS_DB = True
     },
 )
 def ops_housekeeping() -> None:
-    def _run() -> tuple[dict, str, str, object, bool]:
-        from di_ops.pipelines.housekeeping.tasks import resolve
-
-        context = get_current_context()
-        params = context["params"]
-        as_of = resolve(params, context.get("logical_date"), context["dag_run"].run_after)
-        return params, context["dag_run"].dag_id, context["dag_run"].run_id, as_of, bool(params[DRY_RUN_PARAM])
-
     @task
     def prune_outputs() -> dict:
-        from datetime import UTC, datetime
+        from di_ops.pipelines.housekeeping.tasks import prune_outputs_task
 
-        from di_ops.integrations.opsdb import ops_engine
-        from di_ops.pipelines.housekeeping import tasks as housekeeping
-
-        _params, dag_id, run_id, as_of, dry_run = _run()
-        return housekeeping.prune_outputs(
-            ops_engine(), dag_id=dag_id, run_id=run_id, as_of=as_of, now=datetime.now(UTC), dry_run=dry_run
-        )
+        return prune_outputs_task(get_current_context())
 
     @task
     def prune_history() -> dict:
-        from datetime import UTC, datetime
+        from di_ops.pipelines.housekeeping.tasks import prune_history_task
 
-        from di_ops.integrations.opsdb import ops_engine
-        from di_ops.pipelines.housekeeping import tasks as housekeeping
-
-        _params, dag_id, run_id, as_of, dry_run = _run()
-        return housekeeping.prune_history(
-            ops_engine(), dag_id=dag_id, run_id=run_id, as_of=as_of, now=datetime.now(UTC), dry_run=dry_run
-        )
+        return prune_history_task(get_current_context())
 
     @task
     def report_tombstones() -> dict:
-        from di_ops.integrations.opsdb import ops_engine
-        from di_ops.pipelines.housekeeping import tasks as housekeeping
+        from di_ops.pipelines.housekeeping.tasks import report_tombstones_task
 
-        _params, _dag_id, _run_id, as_of, _dry_run = _run()
-        store, note = housekeeping.open_store_if_configured()
-        try:
-            return {**housekeeping.report_tombstones(ops_engine(), as_of=as_of, store=store), "store": note}
-        finally:
-            if store is not None:
-                store.close()
+        return report_tombstones_task(get_current_context())
 
     @task
     def write_summary(outputs: dict, history: dict, tombstones: dict) -> dict:
-        from di_ops.pipelines.housekeeping import tasks as housekeeping
+        from di_ops.pipelines.housekeeping.tasks import write_summary_task
 
-        _params, dag_id, run_id, as_of, dry_run = _run()
-        return housekeeping.write_summary(
-            dag_id=dag_id,
-            run_id=run_id,
-            as_of=as_of,
-            dry_run=dry_run,
-            outputs=outputs,
-            history=history,
-            tombstones=tombstones,
-        )
+        return write_summary_task(get_current_context(), outputs, history, tombstones)
 
     gate = change_freeze_gate()
     outputs, history, tombstones = prune_outputs(), prune_history(), report_tombstones()

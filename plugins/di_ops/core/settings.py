@@ -7,7 +7,9 @@ Every number of DOMAIN.md lives once in those files; this module loads them once
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from datetime import date, time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -263,6 +265,16 @@ class DeadlineSettings(FrozenModel):
         return self.default
 
 
+class BackupStoreSettings(FrozenModel):
+    """The backup store two pipelines share: ``backup_retention`` prunes it, ``ops_housekeeping``
+    reports its old tombstones."""
+
+    # Airflow connection naming the store (conn type fs with extra.path, or sftp).
+    conn_id: str = Field(default="di_backup_store", min_length=1)
+    # A backup folder renamed to <prefix><name> is deleted but not yet removed (crash-safe delete).
+    tombstone_prefix: str = Field(default=".tombstone.", pattern=r"^\.[A-Za-z0-9_.-]+$")
+
+
 class PipelinesConfig(FrozenModel):
     owner: str
     tags: tuple[str, ...]
@@ -274,6 +286,7 @@ class PipelinesConfig(FrozenModel):
     inventory: InventorySettings
     alerts: AlertSettings
     deadlines: DeadlineSettings
+    backup_store: BackupStoreSettings = Field(default_factory=BackupStoreSettings)
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -333,13 +346,39 @@ def clear_caches() -> None:
     """
     import sys
 
-    for fn in (regions_config, policy, release_catalog, pipelines):
+    for fn in (regions_config, policy, release_catalog, pipelines, backup_store):
         fn.cache_clear()
     for name, module in list(sys.modules.items()):
         if name.startswith("di_ops.pipelines.") and name.endswith(".settings") and module is not None:
             for value in vars(module).values():
                 if callable(value) and hasattr(value, "cache_clear"):
                     value.cache_clear()
+
+
+# retention.yaml's names of the shared backup-store settings before they moved to pipelines.yaml
+# (old name -> new key of ``backup_store``): still honoured, with a deprecation warning.
+DEPRECATED_STORE_KEYS: dict[str, str] = {"store_conn_id": "conn_id", "tombstone_prefix": "tombstone_prefix"}
+
+
+@lru_cache(maxsize=1)
+def backup_store() -> BackupStoreSettings:
+    """``pipelines.yaml: backup_store``; a ``store_conn_id`` / ``tombstone_prefix`` still set in
+    ``retention.yaml`` (their old home) wins, with a deprecation warning naming the new key."""
+    base = pipelines().backup_store
+    path = config_dir() / "retention.yaml"
+    raw = _read_yaml(path) if path.exists() else None
+    old = {new: raw[key] for key, new in DEPRECATED_STORE_KEYS.items() if isinstance(raw, dict) and key in raw}
+    if not old:
+        return base
+    moved = ", ".join(f"{key} -> backup_store.{new}" for key, new in DEPRECATED_STORE_KEYS.items() if new in old)
+    message = f"{path}: deprecated keys, move them to pipelines.yaml ({moved}); they still apply for now"
+    warnings.warn(message, DeprecationWarning, stacklevel=2)
+    logging.getLogger(__name__).warning(message)
+    try:
+        return BackupStoreSettings.model_validate({**base.model_dump(), **old})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from exc
 
 
 def data_dir() -> Path:

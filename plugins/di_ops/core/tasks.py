@@ -39,6 +39,12 @@ def refused(message: str, *, param: str | None = None) -> Refusal:
     return Refusal(message, param=param)
 
 
+def last_try(context: Any) -> bool:
+    """True on a task's last try (no retry left): a transient error is then reported, not retried."""
+    ti = context["ti"]
+    return bool(ti.try_number > ti.max_tries)
+
+
 def notify_failure(context: Any) -> None:
     """``on_failure_callback`` of every task: one e-mail through Airflow's SMTP provider when a task
     has failed for good, unless the failure is a refusal (see :func:`refused`).

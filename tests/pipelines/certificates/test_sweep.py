@@ -9,7 +9,8 @@ import pytest
 
 from di_ops.core.settings import ConfigError
 from di_ops.pipelines.certificates.notices import plan_notice, recipients
-from di_ops.pipelines.certificates.sweep import build_targets, decide, probe_targets
+from di_ops.pipelines.certificates.probing import probe_targets
+from di_ops.pipelines.certificates.sweep import build_targets, decide
 from di_ops.rules.certificates import plan_renewal, sweep_plan
 from tests.conftest import free_port
 

@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import select
 
 from di_ops.core.inventory import read_inventory
-from di_ops.core.settings import pipelines
 from di_ops.core.refusals import Refusal
+from di_ops.core.settings import pipelines
 from di_ops.db.schema import audit_log, notices
 from di_ops.db.tables_cop import cop_requests
 from di_ops.integrations.opsdb import ops_engine, store_inventory

@@ -16,8 +16,10 @@ from di_ops.core.settings import ConfigError
 from di_ops.db import schema
 from di_ops.db.engine import make_engine, upgrade
 from di_ops.integrations.backup_store import FsStore
-from di_ops.pipelines.housekeeping import tasks as hk
+from di_ops.pipelines.housekeeping import outputs as hk
+from di_ops.pipelines.housekeeping.history import prune_history
 from di_ops.pipelines.housekeeping.settings import housekeeping_settings
+from di_ops.pipelines.housekeeping.tombstones import report_tombstones
 
 NOW = datetime(2026, 11, 27, 4, 15, tzinfo=UTC)
 DAG = "ops_housekeeping"
@@ -602,12 +604,12 @@ EXPECTED_AFTER = {
 def test_history_rows_are_pruned_per_table_with_their_guards(ops_db: Engine) -> None:
     seed_history(ops_db)
     before = remaining(ops_db)
-    dry = hk.prune_history(ops_db, dag_id=DAG, run_id="dry", as_of=NOW, now=NOW, dry_run=True)
+    dry = prune_history(ops_db, dag_id=DAG, run_id="dry", as_of=NOW, now=NOW, dry_run=True)
     assert remaining(ops_db) == before
     assert dry["tables"]["audit_log"]["rows"] == {"audit_log": 1}
     assert dry["tables"]["retention_plan"]["rows"] == {"retention_catalog_errors": 1, "retention_plan": 3}
 
-    result = hk.prune_history(ops_db, dag_id=DAG, run_id=RUN, as_of=NOW, now=NOW, dry_run=False)
+    result = prune_history(ops_db, dag_id=DAG, run_id=RUN, as_of=NOW, now=NOW, dry_run=False)
     assert remaining(ops_db) == EXPECTED_AFTER
     assert result["tables"]["sla_history"]["rows"] == {
         "sla_compliance": 1,
@@ -620,7 +622,7 @@ def test_history_rows_are_pruned_per_table_with_their_guards(ops_db: Engine) -> 
     assert deletes["table:audit_log"]["rows"] == {"audit_log": 1} and deletes["table:audit_log"]["days"] == 400
     assert not any(r["detail"]["dry_run"] for r in audit_rows(ops_db) if r["run_id"] == RUN)
 
-    again = hk.prune_history(ops_db, dag_id=DAG, run_id=RUN, as_of=NOW, now=NOW, dry_run=False)
+    again = prune_history(ops_db, dag_id=DAG, run_id=RUN, as_of=NOW, now=NOW, dry_run=False)
     assert remaining(ops_db) == EXPECTED_AFTER
     assert all(not sum(info["rows"].values()) for info in again["tables"].values())
     with ops_db.connect() as conn:  # no duplicated audit line for the rerun
@@ -647,7 +649,7 @@ def test_tombstones_are_reported_never_touched(ops_db: Engine, tmp_path: Path) -
                 tombstoned_at=days_ago(4),
             )
         )
-    report = hk.report_tombstones(ops_db, as_of=NOW, store=FsStore(root))
+    report = report_tombstones(ops_db, as_of=NOW, store=FsStore(root))
     assert {r["path"] for r in report["old_in_deletion_log"]} == {"tomb-old", "C1/K1/CUCM/tomb-old"}
     assert {(r["path"], "note" in r) for r in report["in_store"]} == {
         ("C1/K1/CUCM/tomb-old", False),

@@ -16,399 +16,21 @@ the trash, which the next real run empties. Every decision goes to ``audit_log``
 and the run's decisions and summary to ``{data}/reports/housekeeping/<run>/``. Tombstones of backups
 belong to ``backup_retention``: they are only reported here.
 
-The history step is in :mod:`di_ops.pipelines.housekeeping.history`, re-exported here.
+The steps are in :mod:`~di_ops.pipelines.housekeeping.outputs`, :mod:`~di_ops.pipelines.housekeeping.history`
+and :mod:`~di_ops.pipelines.housekeeping.tombstones`; this module holds the task bodies the DAG calls.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import re
-import shutil
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
-
-from di_ops.pipelines.housekeeping.audit import AUDIT_DELETE, AUDIT_KEEP, _audit, write_audit_once
-from di_ops.pipelines.housekeeping.history import _t
-from di_ops.pipelines.housekeeping.history import prune_history as prune_history  # the DAG's history task
-from di_ops.pipelines.housekeeping.settings import HousekeepingSettings, housekeeping_settings, under_data_dir
-
-log = logging.getLogger(__name__)
-
-DAG_ID = "ops_housekeeping"
-DECISIONS = "decisions.json"
-SUMMARY = "summary.json"
-
-
-# --- ages -------------------------------------------------------------------------------------
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
-
-
-def newest_mtime(path: Path) -> tuple[datetime, int]:
-    """The newest modification time under ``path`` (folders count too: creating a file touches its
-    folder) and the bytes of its regular files. Symlinks are not followed."""
-    st = path.lstat()
-    newest, size = st.st_mtime, (st.st_size if path.is_file() and not path.is_symlink() else 0)
-    if path.is_dir() and not path.is_symlink():
-        stack = [str(path)]
-        while stack:
-            try:
-                with os.scandir(stack.pop()) as it:
-                    for item in it:
-                        try:
-                            info = item.stat(follow_symlinks=False)
-                        except FileNotFoundError:
-                            continue
-                        newest = max(newest, info.st_mtime)
-                        if item.is_dir(follow_symlinks=False):
-                            stack.append(item.path)
-                        elif item.is_file(follow_symlinks=False):
-                            size += info.st_size
-            except FileNotFoundError:
-                continue
-    return _utc(newest), size
-
-
-@dataclass
-class Decision:
-    """What housekeeping decided about one entry (a run folder, a run file or a GX validation result)."""
-
-    category: str
-    path: str
-    newest: str
-    bytes: int
-    action: str  # delete | keep
-    reason: str
-    companions: list[str] = field(default_factory=list)  # deleted with it (the GX Data Docs page)
-
-
-def decide(
-    *, newest: datetime, as_of: datetime, now: datetime, keep_days: int, active_guard_hours: float
-) -> tuple[str, str]:
-    """Delete only when the newest file is ``keep_days`` old at ``as_of`` AND idle for the guard on the real clock."""
-    idle = now - newest
-    if idle < timedelta(hours=active_guard_hours):
-        hours = max(idle.total_seconds(), 0) / 3600
-        return "keep", f"active: written {hours:.1f} h ago (guard {active_guard_hours:g} h)"
-    age = as_of - newest
-    if age < timedelta(days=keep_days):
-        return "keep", f"younger than {keep_days} days ({age.total_seconds() / 86400:.1f} days)"
-    return "delete", f"newest file {age.total_seconds() / 86400:.1f} days old (limit {keep_days} days)"
-
-
-def _entries(folder: Path, entries: str, pattern: str, keep: Sequence[str]) -> Iterable[Path]:
-    if not folder.is_dir():
-        return
-    for item in sorted(folder.glob(pattern)):
-        if item.name.startswith(".") or item.name in keep or item.is_symlink():
-            continue
-        if (entries == "folders" and item.is_dir()) or (entries == "files" and item.is_file()):
-            yield item
-
-
-def _gx_units(validations: Path) -> Iterable[Path]:
-    """``<suite>/<run name>/<run time>`` folders of a GX validations store (dot-files such as
-    ``.ge_store_backend_id`` are GX's own and never touched)."""
-    if not validations.is_dir():
-        return
-    for suite in sorted(p for p in validations.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for run_name in sorted(p for p in suite.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            yield from sorted(p for p in run_name.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def plan_outputs(settings: HousekeepingSettings, *, as_of: datetime, now: datetime) -> list[Decision]:
-    """Every per-run output and GX validation result with its decision (nothing is changed)."""
-    guard = settings.active_guard_hours
-    out: list[Decision] = []
-    for category, rule in settings.folders.items():
-        for item in _entries(under_data_dir(rule.path), rule.entries, rule.pattern, rule.keep):
-            newest, size = newest_mtime(item)
-            action, reason = decide(
-                newest=newest, as_of=as_of, now=now, keep_days=rule.keep_days, active_guard_hours=guard
-            )
-            out.append(Decision(category, str(item), newest.isoformat(), size, action, reason))
-    for name, store in settings.gx_stores.items():
-        validations = under_data_dir(store.validations)
-        site = under_data_dir(store.site) / "validations" if store.site else None
-        for unit in _gx_units(validations):
-            newest, size = newest_mtime(unit)
-            page = site / unit.relative_to(validations) if site is not None else None
-            if page is not None and page.exists():
-                page_newest, page_size = newest_mtime(page)
-                newest, size = max(newest, page_newest), size + page_size
-            action, reason = decide(
-                newest=newest, as_of=as_of, now=now, keep_days=store.keep_days, active_guard_hours=guard
-            )
-            companions = [str(page)] if page is not None else []
-            out.append(Decision(f"gx_{name}", str(unit), newest.isoformat(), size, action, reason, companions))
-    return out
-
-
-# --- crash-safe deletion -------------------------------------------------------------------------
-
-
-def _remove(path: Path) -> None:
-    """Remove a file or folder; already gone is fine."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, onerror=_ignore_missing)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def _ignore_missing(func: Any, path: str, exc_info: Any) -> None:
-    if not isinstance(exc_info[1], FileNotFoundError):
-        raise exc_info[1]
-
-
-def trash_name(path: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]", "~", str(path).strip("/"))[-200:]
-
-
-def delete_entry(path: Path, trash: Path) -> str:
-    """Rename ``path`` into ``trash`` (atomic on one file system), then remove it.
-
-    ``gone`` when it was already absent (a rerun after a crash), else ``deleted``. On another file
-    system the rename is impossible and the entry is removed in place (rmtree tolerates a partial state).
-    """
-    if not os.path.lexists(path):
-        return "gone"
-    trash.mkdir(parents=True, exist_ok=True)
-    target = trash / trash_name(path)
-    if os.path.lexists(target):  # left by an earlier crash: it was decided then
-        _remove(target)
-    try:
-        os.rename(path, target)
-    except FileNotFoundError:
-        return "gone"
-    except OSError:  # EXDEV: the entry lives on another file system than the trash
-        _remove(path)
-        return "deleted"
-    _remove(target)
-    return "deleted"
-
-
-def empty_trash(trash: Path) -> list[str]:
-    """Finish deletions a crash left in the trash (every entry there was already decided)."""
-    if not trash.is_dir():
-        return []
-    left = sorted(trash.iterdir())
-    for item in left:
-        _remove(item)
-    return [item.name for item in left]
-
-
-def _prune_empty_parents(path: Path, stop: Path) -> None:
-    """Remove now-empty GX folders (``<suite>/<run name>``) up to, not including, ``stop``."""
-    parent = path.parent
-    while parent != stop and stop in parent.parents:
-        try:
-            parent.rmdir()
-        except OSError:
-            return
-        parent = parent.parent
-
-
-def _keep_summaries(dag_id: str, run_id: str, at: datetime, decisions: Sequence[Decision], dry_run: bool) -> list:
-    by_category: dict[str, Counter[str]] = {}
-    for d in decisions:
-        counter = by_category.setdefault(d.category, Counter())
-        if d.action == "keep":
-            counter[d.reason.split(":")[0] if d.reason.startswith("active") else "younger than the limit"] += 1
-    return [
-        _audit(dag_id, run_id, at, f"outputs:{category}", AUDIT_KEEP, {"kept": dict(counts), "dry_run": dry_run})
-        for category, counts in sorted(by_category.items())
-    ]
-
-
-# --- the outputs task ------------------------------------------------------------------------------
-
-
-def run_dir(run_id: str, settings: HousekeepingSettings | None = None) -> Path:
-    settings = settings or housekeeping_settings()
-    return settings.reports_dir() / re.sub(r"[^A-Za-z0-9_.+-]", "_", run_id)
-
-
-def _write_json(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def prune_outputs(
-    engine: Engine,
-    *,
-    dag_id: str,
-    run_id: str,
-    as_of: datetime,
-    now: datetime,
-    dry_run: bool,
-    settings: HousekeepingSettings | None = None,
-) -> dict[str, Any]:
-    """Decide about every output, write the decisions (file + audit) first, then delete (not on a dry run)."""
-    settings = settings or housekeeping_settings()
-    trash = settings.trash_dir()
-    finished = [] if dry_run else empty_trash(trash)
-    decisions = plan_outputs(settings, as_of=as_of, now=now)
-    folder = run_dir(run_id, settings)
-    _write_json(
-        folder / DECISIONS,
-        {"as_of": as_of.isoformat(), "dry_run": dry_run, "decisions": [asdict(d) for d in decisions]},
-    )
-    doomed = [d for d in decisions if d.action == "delete"]
-    write_audit_once(
-        engine,
-        [
-            _audit(
-                dag_id,
-                run_id,
-                now,
-                d.path,
-                AUDIT_DELETE,
-                {"category": d.category, "bytes": d.bytes, "newest": d.newest, "reason": d.reason, "dry_run": dry_run},
-            )
-            for d in doomed
-        ]
-        + _keep_summaries(dag_id, run_id, now, decisions, dry_run),
-    )
-    outcomes: Counter[str] = Counter()
-    if not dry_run:
-        for d in doomed:
-            outcomes[delete_entry(Path(d.path), trash)] += 1
-            for companion in d.companions:  # the Data Docs page after its validation result
-                delete_entry(Path(companion), trash)
-            if d.category.startswith("gx_"):
-                store = settings.gx_stores[d.category.removeprefix("gx_")]
-                _prune_empty_parents(Path(d.path), under_data_dir(store.validations))
-                for companion in d.companions:
-                    _prune_empty_parents(Path(companion), under_data_dir(store.site or store.validations))
-    per_category: dict[str, dict[str, int]] = {}
-    for d in decisions:
-        row = per_category.setdefault(d.category, {"delete": 0, "keep": 0, "bytes_freed": 0})
-        row[d.action] += 1
-        if d.action == "delete":
-            row["bytes_freed"] += d.bytes
-    summary = {
-        "dry_run": dry_run,
-        "categories": per_category,
-        "deleted": 0 if dry_run else outcomes["deleted"],
-        "already_gone": outcomes["gone"],
-        "would_delete": len(doomed) if dry_run else 0,
-        "bytes_freed": 0 if dry_run else sum(d.bytes for d in doomed),
-        "finished_from_trash": finished,
-        "decisions_file": str(folder / DECISIONS),
-    }
-    log.info("outputs: %s", json.dumps(summary, default=str))
-    return summary
-
-
-# --- tombstones (report only) -----------------------------------------------------------------------
-
-
-def report_tombstones(
-    engine: Engine, *, as_of: datetime, store: Any | None, settings: HousekeepingSettings | None = None
-) -> dict[str, Any]:
-    """Tombstones older than ``report_after_days``: from the deletion log, and in the store when given.
-
-    Nothing is changed: ``backup_retention`` finishes (or undoes) them on its next run.
-    """
-    settings = settings or housekeeping_settings()
-    days = settings.tombstones.report_after_days
-    cutoff = as_of.astimezone(UTC) - timedelta(days=days)
-    d = _t("retention_deletions")
-    logged: dict[str, dict[str, Any]] = {}
-    old: list[dict[str, Any]] = []
-    if d is not None:
-        with engine.connect() as conn:
-            for row in conn.execute(select(d).where(d.c.state == "tombstoned")).mappings():
-                logged[row["path"]] = dict(row)
-                if row["tombstoned_at"] is not None and _aware(row["tombstoned_at"]) < cutoff:
-                    old.append(
-                        {
-                            "path": row["path"],
-                            "run_id": row["run_id"],
-                            "tombstoned_at": _aware(row["tombstoned_at"]).isoformat(),
-                            "source": "deletion log",
-                        }
-                    )
-    in_store: list[dict[str, Any]] = []
-    if store is not None:
-        from di_ops.pipelines.retention.settings import retention_settings
-
-        prefix = retention_settings().tombstone_prefix
-        for customer in store.list_dirs(""):
-            if customer.startswith("."):
-                continue
-            for cluster in store.list_dirs(customer):
-                if cluster.startswith("."):
-                    continue
-                for app in store.list_dirs(f"{customer}/{cluster}"):
-                    if app.startswith("."):
-                        continue
-                    for name in store.list_dirs(f"{customer}/{cluster}/{app}"):
-                        if name.startswith(prefix):
-                            live = f"{customer}/{cluster}/{app}/{name.removeprefix(prefix)}"
-                            row = logged.get(live)
-                            if row is None:
-                                in_store.append({"path": live, "source": "store", "note": "not in the deletion log"})
-                            elif row["tombstoned_at"] is not None and _aware(row["tombstoned_at"]) < cutoff:
-                                in_store.append(
-                                    {
-                                        "path": live,
-                                        "source": "store",
-                                        "tombstoned_at": _aware(row["tombstoned_at"]).isoformat(),
-                                    }
-                                )
-    report = {
-        "report_after_days": days,
-        "cutoff": cutoff.isoformat(),
-        "old_in_deletion_log": old,
-        "in_store": in_store,
-        "store_scanned": store is not None,
-    }
-    if old or in_store:
-        log.warning(
-            "%d tombstone(s) older than %d days in the deletion log, %d in the store: backup_retention finishes "
-            "them on its next run (housekeeping does not touch them)",
-            len(old),
-            days,
-            len(in_store),
-        )
-    return report
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def open_store_if_configured(settings: HousekeepingSettings | None = None) -> tuple[Any | None, str]:
-    """The backup store of ``di_backup_store`` when scanning is on and the connection is defined."""
-    settings = settings or housekeeping_settings()
-    if not settings.tombstones.scan_store:
-        return None, "store scan off (housekeeping.yaml tombstones.scan_store)"
-    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowRuntimeError
-
-    from di_ops.integrations.backup_store import store_from_connection
-    from di_ops.pipelines.retention.settings import retention_settings
-
-    conn_id = retention_settings().store_conn_id
-    try:
-        return store_from_connection(conn_id), f"store {conn_id}"
-    except (AirflowNotFoundException, AirflowRuntimeError) as exc:
-        if isinstance(exc, AirflowRuntimeError) and "CONNECTION_NOT_FOUND" not in str(exc):
-            raise
-        return None, f"connection {conn_id} is not defined: store not scanned"
-
+from di_ops.pipelines.housekeeping.history import prune_history
+from di_ops.pipelines.housekeeping.outputs import SUMMARY, _write_json, prune_outputs, run_dir
+from di_ops.pipelines.housekeeping.settings import HousekeepingSettings
+from di_ops.pipelines.housekeeping.tombstones import open_store_if_configured, report_tombstones
 
 # --- summary ----------------------------------------------------------------------------------------
 
@@ -439,12 +61,73 @@ def write_summary(
 
 
 def resolve(params: Mapping[str, Any], logical_date: datetime | None, run_after: datetime | None) -> datetime:
-    """``as_of`` of the run (the Param, else the logical date, else run_after), in UTC."""
-    from di_ops.core.tasks import resolve_as_of
+    """``as_of`` of the run (the Param, else the logical date, else run_after), in UTC; a bad Param is refused."""
+    from di_ops.core.tasks import refused, resolve_as_of
 
     try:
         return resolve_as_of(params.get("as_of"), logical_date, run_after).astimezone(UTC)
     except ValueError as exc:
-        from airflow.sdk.exceptions import AirflowFailException
+        raise refused(str(exc), param="as_of") from exc
 
-        raise AirflowFailException(str(exc)) from exc
+
+# --- task bodies (the DAG's tasks call these with the task context) -----------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    dag_id: str
+    run_id: str
+    as_of: datetime
+    dry_run: bool
+
+
+def run_of(context: Mapping[str, Any]) -> Run:
+    """The run's ids, ``as_of`` and dry-run flag from the task context."""
+    params, dag_run = context["params"], context["dag_run"]
+    as_of = resolve(params, context.get("logical_date"), dag_run.run_after)
+    return Run(dag_run.dag_id, dag_run.run_id, as_of, bool(params["dry_run"]))
+
+
+def prune_outputs_task(context: Mapping[str, Any]) -> dict[str, Any]:
+    from di_ops.integrations.opsdb import ops_engine
+
+    run = run_of(context)
+    return prune_outputs(
+        ops_engine(), dag_id=run.dag_id, run_id=run.run_id, as_of=run.as_of, now=datetime.now(UTC), dry_run=run.dry_run
+    )
+
+
+def prune_history_task(context: Mapping[str, Any]) -> dict[str, Any]:
+    from di_ops.integrations.opsdb import ops_engine
+
+    run = run_of(context)
+    return prune_history(
+        ops_engine(), dag_id=run.dag_id, run_id=run.run_id, as_of=run.as_of, now=datetime.now(UTC), dry_run=run.dry_run
+    )
+
+
+def report_tombstones_task(context: Mapping[str, Any]) -> dict[str, Any]:
+    from di_ops.integrations.opsdb import ops_engine
+
+    run = run_of(context)
+    store, note = open_store_if_configured()
+    try:
+        return {**report_tombstones(ops_engine(), as_of=run.as_of, store=store), "store": note}
+    finally:
+        if store is not None:
+            store.close()
+
+
+def write_summary_task(
+    context: Mapping[str, Any], outputs: Mapping[str, Any], history: Mapping[str, Any], tombstones: Mapping[str, Any]
+) -> dict[str, Any]:
+    run = run_of(context)
+    return write_summary(
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        as_of=run.as_of,
+        dry_run=run.dry_run,
+        outputs=outputs,
+        history=history,
+        tombstones=tombstones,
+    )

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from di_ops.core.settings import policy
+from di_ops.core.settings import backup_store, policy
 from di_ops.integrations.backup_store import BackupStore
 from di_ops.integrations.opsdb import ops_engine, write_audit
 from di_ops.pipelines.retention.approval import (
@@ -67,7 +67,7 @@ class _CrashHook:
 
 def _tombstone(path: str) -> str:
     parent, _, folder = path.rpartition("/")
-    return f"{parent}/{cfg().tombstone_prefix}{folder}"
+    return f"{parent}/{backup_store().tombstone_prefix}{folder}"
 
 
 def _record(engine: Engine, dag_id: str, run_id: str, path: str) -> dict[str, Any] | None:
@@ -280,7 +280,9 @@ def verify_and_report(run_dir: str, dry_run: bool, approval: Mapping[str, Any] |
     info = read_json(folder / "run.json")
     plan = read_json(folder / "plan.json")
     with open_store() as store:
-        after = scan(store, info["customers"], tombstone_prefix=cfg().tombstone_prefix, threads=cfg().scan_threads)
+        after = scan(
+            store, info["customers"], tombstone_prefix=backup_store().tombstone_prefix, threads=cfg().scan_threads
+        )
     rules = policy().retention
     live = {r.path: r for r in after if not r.tombstoned}
     good_before: Counter[str] = Counter()

@@ -22,7 +22,8 @@ class GuardSettings(FrozenModel):
 
 class RetentionSettings(FrozenModel):
     schedule: str
-    store_conn_id: str = Field(min_length=1)
+    # Deprecated here (moved to pipelines.yaml backup_store; read through di_ops.core.settings.backup_store).
+    store_conn_id: str | None = Field(default=None, min_length=1)
     scan_batch_size: int = Field(ge=1)
     max_scan_tasks: int = Field(ge=1, le=1024)  # Airflow's [core] max_map_length is 1024
     scan_threads: int = Field(ge=1, le=64)
@@ -32,7 +33,7 @@ class RetentionSettings(FrozenModel):
     guard: GuardSettings
     reports_folder: str = Field(min_length=1)
     gx_folder: str = Field(min_length=1)
-    tombstone_prefix: str = Field(pattern=r"^\.[A-Za-z0-9_.-]+$")
+    tombstone_prefix: str | None = Field(default=None, pattern=r"^\.[A-Za-z0-9_.-]+$")  # deprecated here, as above
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from di_ops.core.settings import data_dir
+from di_ops.core.settings import backup_store, data_dir
 from di_ops.core.tasks import resolve_as_of
 from di_ops.integrations.backup_store import BackupStore, store_from_connection
 from di_ops.integrations.opsdb import ops_engine, pin_snapshot, snapshot_rows
@@ -74,7 +74,7 @@ def open_store() -> BackupStore:
     """The store of the ``di_backup_store`` connection; a missing connection fails without retries."""
     from airflow.sdk.exceptions import AirflowNotFoundException, AirflowRuntimeError
 
-    conn_id = cfg().store_conn_id
+    conn_id = backup_store().conn_id
     try:
         return store_from_connection(conn_id)
     except (AirflowNotFoundException, AirflowRuntimeError) as exc:
@@ -161,7 +161,7 @@ def scan_batch(run_dir: str, batch: Mapping[str, Any], verify_checksums: bool) -
             store,
             batch["customers"],
             verify_checksums=verify_checksums,
-            tombstone_prefix=cfg().tombstone_prefix,
+            tombstone_prefix=backup_store().tombstone_prefix,
             threads=cfg().scan_threads,
         )
     out = Path(run_dir) / "catalog" / f"batch-{int(batch['index']):04d}.json"
@@ -292,7 +292,7 @@ def recheck_after_approval(
             store,
             info["customers"],
             verify_checksums=info["verify_checksums"],
-            tombstone_prefix=cfg().tombstone_prefix,
+            tombstone_prefix=backup_store().tombstone_prefix,
             threads=cfg().scan_threads,
         )
     fresh_held = {**planned["held_series"], **held_series(basic_checks(fresh_records, as_of), fresh_records)}
