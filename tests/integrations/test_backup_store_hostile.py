@@ -204,12 +204,14 @@ def test_a_hostile_record_is_held_with_its_reason(tmp_path: Path, attack: Callab
 
 
 def test_the_sane_extremes_of_an_instant_are_readable(tmp_path: Path) -> None:
-    """Both sides of the range edge: signed 64-bit nanoseconds end at 2262-04-11T23:47:16.854775807Z."""
-    for n, taken_at in enumerate(["2262-04-11T23:47:16Z", "1677-09-21T00:12:44Z", "2262-04-11T23:47:17Z"]):
+    """Both sides of the range edges of di_ops.rules.timestamps (years 1700-2200)."""
+    edges = ["2200-12-31T23:59:59Z", "1700-01-01T00:00:00Z", "2201-01-01T00:00:00Z", "1699-12-31T23:59:59Z"]
+    for n, taken_at in enumerate(edges):
         folder = hostile_folder(tmp_path / "store", f"b{n}")
         (folder / "manifest.json").write_text(json.dumps(manifest(taken_at=taken_at, backup_id=f"b{n}")))
     records = scan(FsStore(tmp_path / "store"), ["CX"])
-    assert [r.error is None for r in records] == [True, True, False]
+    assert [r.error is None for r in records] == [True, True, False, False]
+    assert all("out of range" in (r.error or "") for r in records[2:])
     plan_and_store(records, tmp_path)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from di_ops.core.refusals import Refusal, is_refusal
 from di_ops.core.settings import pipelines
+from di_ops.rules.timestamps import parse_instant
 
 CHANGE_FREEZE_TASK_ID = "change_freeze_gate"
 DRY_RUN_PARAM = "dry_run"
@@ -81,13 +82,11 @@ def resolve_as_of(param_value: str | None, logical_date: datetime | None, run_af
     """The instant a run decides for: the ``as_of`` Param, else the logical date, else ``run_after``.
 
     Manual runs in Airflow 3 may have no logical date, so ``run_after`` is the fallback.
-    A Param without a zone is refused rather than guessed.
+    A Param that is not a date-time with a zone (:func:`di_ops.rules.timestamps.parse_instant`) is
+    refused rather than guessed.
     """
     if param_value:
-        value = datetime.fromisoformat(str(param_value).replace("Z", "+00:00"))
-        if value.tzinfo is None:
-            raise ValueError(f"as_of {param_value!r} has no time zone; give e.g. 2026-11-27T02:00:00+00:00")
-        return value
+        return parse_instant(str(param_value), what="Param as_of")
     for candidate in (logical_date, run_after):
         if candidate is not None:
             return candidate

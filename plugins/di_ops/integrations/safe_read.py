@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from di_ops.rules.timestamps import MAX_YEAR, MIN_YEAR, OutOfRange, parse_instant
+
 MAX_JSON_DEPTH = 64
 DEFAULT_MAX_MANIFEST_BYTES = 1 << 20
 SERIES_NAME_MAX = 64  # customer, cluster, application: String(64) in retention_plan
@@ -210,24 +212,22 @@ def file_entries(files: list[Any]) -> list[tuple[str, int, Any]]:
 
 
 def instant_ns(value: str) -> int | None:
-    """UTC nanoseconds of an ISO-8601 timestamp with a zone; None when unparseable or naive;
-    :class:`Unreadable` when it parses but lies outside signed 64-bit nanoseconds."""
+    """UTC nanoseconds of a timestamp valid by :func:`di_ops.rules.timestamps.parse_instant`; None when
+    it is not one (naive, malformed); :class:`Unreadable` when well-formed but its year lies outside
+    the rule's range (which lies inside signed 64-bit nanoseconds)."""
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        moment = parse_instant(value, what="taken_at")
+    except OutOfRange:
+        raise Unreadable(f"taken_at {shown(value, 64)} out of range ({MIN_YEAR}-{MAX_YEAR})") from None
     except ValueError:
         return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return None
-    delta = moment - EPOCH  # exact (timedelta arithmetic), also for years 1 and 9999
-    ns = (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
-    if not MIN_NS <= ns <= MAX_NS:
-        raise Unreadable(f"taken_at {shown(value, 64)} out of range (1677-09-21 … 2262-04-11 UTC)")
-    return ns
+    delta = moment - EPOCH  # exact (timedelta arithmetic)
+    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
 
 
 def parse_instant_ns(value: Any) -> int | None:
-    """UTC nanoseconds of an ISO-8601 timestamp with a zone; None when missing, unparseable, naive
-    or outside signed 64-bit nanoseconds."""
+    """UTC nanoseconds of a timestamp valid by :func:`di_ops.rules.timestamps.parse_instant`; None when
+    missing or not valid (naive, malformed, a year outside the rule's range)."""
     if not isinstance(value, str) or not value:
         return None
     try:

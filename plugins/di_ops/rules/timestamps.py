@@ -31,6 +31,10 @@ MAX_YEAR: Final = 2200
 EXAMPLE: Final = "2026-11-27T02:30:00+00:00"
 
 
+class OutOfRange(ValueError):
+    """A well-formed timestamp whose year lies outside MIN_YEAR-MAX_YEAR."""
+
+
 def parse_instant(text: str, *, what: str = "timestamp") -> datetime:
     """The aware datetime ``text`` names; ``ValueError`` naming ``what`` and the reason otherwise.
 
@@ -43,7 +47,7 @@ def parse_instant(text: str, *, what: str = "timestamp") -> datetime:
         raise ValueError(f"{what} {text!r} is not a date and time with a zone; give e.g. {EXAMPLE}")
     year = int(match["y"])
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValueError(f"{what} {text!r}: year {year} is outside {MIN_YEAR}-{MAX_YEAR}")
+        raise OutOfRange(f"{what} {text!r}: year {year} is outside {MIN_YEAR}-{MAX_YEAR}")
     if match["sign"]:
         hours, minutes = int(match["oh"]), int(match["om"])
         if hours > 23 or minutes > 59:

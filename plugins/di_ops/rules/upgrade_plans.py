@@ -29,6 +29,7 @@ from pydantic import Field
 from di_ops.rules.change import reschedule_refusal, reschedule_window, upgrade_change_window
 from di_ops.rules.common import FrozenRecord, require_aware
 from di_ops.rules.maintenance import Window, next_window, window_opening_on
+from di_ops.rules.timestamps import parse_instant
 
 State = Literal["proposed", "notified", "scheduled", "missed", "done", "cancelled"]
 Action = Literal["propose", "notify", "schedule", "reschedule", "miss", "replan", "complete", "cancel"]
@@ -171,8 +172,7 @@ def requested_window(region: str, requested: str) -> Window | None:
         day = date.fromisoformat(text)
         window = window_opening_on(region, day)
         return reschedule_window(region, window.start)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return reschedule_window(region, require_aware(moment, "requested window"))
+    return reschedule_window(region, parse_instant(text, what="requested window"))
 
 
 def requested_at_refusal(

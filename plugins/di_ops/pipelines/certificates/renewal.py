@@ -21,6 +21,7 @@ from di_ops.integrations.uc_admin import UcAdminError
 from di_ops.pipelines.certificates.settings import certificates_config
 from di_ops.pipelines.certificates.store import get_plan, plans_for_window, runbook, update_plan
 from di_ops.rules.maintenance import Window, window_at
+from di_ops.rules.timestamps import parse_instant
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,9 @@ def resolve_window(
 
     if window_param:
         try:
-            moment = datetime.fromisoformat(str(window_param).replace("Z", "+00:00"))
-        except ValueError:
-            raise refused(
-                f"Param window: {window_param!r} is not an ISO 8601 date-time; give e.g. 2026-12-01T20:00:00+00:00"
-            ) from None
-        if moment.tzinfo is None:
-            raise refused(f"Param window: {window_param!r} has no time zone; give e.g. 2026-12-01T20:00:00+00:00")
+            moment = parse_instant(str(window_param), what="Param window")
+        except ValueError as exc:
+            raise refused(str(exc), param="window") from None
     else:
         moment = interval_start or run_after
     window = window_at(region, moment)

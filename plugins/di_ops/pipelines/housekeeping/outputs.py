@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from di_ops.core.run_folders import run_folder
 from di_ops.pipelines.housekeeping.audit import AUDIT_DELETE, AUDIT_KEEP, _audit, write_audit_once
 from di_ops.pipelines.housekeeping.settings import HousekeepingSettings, housekeeping_settings, under_data_dir
 
@@ -221,7 +222,7 @@ def _keep_summaries(dag_id: str, run_id: str, at: datetime, decisions: Sequence[
 
 def run_dir(run_id: str, settings: HousekeepingSettings | None = None) -> Path:
     settings = settings or housekeeping_settings()
-    return settings.reports_dir() / re.sub(r"[^A-Za-z0-9_.+-]", "_", run_id)
+    return run_folder(settings.reports_dir(), run_id)
 
 
 def _write_json(path: Path, payload: Any) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from di_ops.core.refusals import permanent_failure
 from di_ops.core.settings import backup_store, policy
 from di_ops.integrations.backup_store import BackupStore
 from di_ops.integrations.opsdb import ops_engine, write_audit
@@ -35,7 +36,7 @@ from di_ops.pipelines.retention.approval import (
 )
 from di_ops.pipelines.retention.plan import good_ranks, invariant_verdict
 from di_ops.pipelines.retention.scan import scan
-from di_ops.pipelines.retention.tasks import _fail, cfg, open_store, read_json, real_clock, write_json
+from di_ops.pipelines.retention.tasks import cfg, open_store, read_json, real_clock, write_json
 from di_ops.rules.retention import DeletionVerdict
 
 log = logging.getLogger(__name__)
@@ -393,6 +394,8 @@ def verify_and_report(run_dir: str, dry_run: bool, approval: Mapping[str, Any] |
         )
         write_audit(engine, entries)
     if short or kept_missing:
-        raise _fail(f"verification failed: series below the floor {short}; kept backups missing {kept_missing[:10]}")
+        raise permanent_failure(
+            f"verification failed: series below the floor {short}; kept backups missing {kept_missing[:10]}"
+        )
     log.info("verified: %s", {k: summary[k] for k in ("plan", "deleted", "bytes_freed", "outcome", "approval")})
     return summary

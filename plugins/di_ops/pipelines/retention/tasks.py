@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from di_ops.core.refusals import permanent_failure
+from di_ops.core.run_folders import run_folder as folder_for_run
 from di_ops.core.settings import backup_store, data_dir
 from di_ops.core.tasks import resolve_as_of
 from di_ops.integrations.backup_store import BackupStore, store_from_connection
@@ -50,24 +51,14 @@ def real_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _fail(message: str, exc: BaseException | None = None) -> BaseException:
-    from airflow.sdk.exceptions import AirflowFailException
-
-    err = AirflowFailException(message)
-    if exc is not None:
-        err.__cause__ = exc
-    return err
-
-
 def cfg() -> RetentionSettings:
     return retention_settings()
 
 
 def run_folder(run_id: str) -> Path:
-    """``<data>/<reports_folder>/<run id made safe for a file name>``."""
+    """``<data>/<reports_folder>/<run folder name>`` (:func:`di_ops.core.run_folders.run_folder_name`)."""
     base = Path(cfg().reports_folder)
-    base = base if base.is_absolute() else data_dir() / base
-    return base / re.sub(r"[^A-Za-z0-9_.+-]", "_", run_id)
+    return folder_for_run(base if base.is_absolute() else data_dir() / base, run_id)
 
 
 def open_store() -> BackupStore:
@@ -80,7 +71,7 @@ def open_store() -> BackupStore:
     except (AirflowNotFoundException, AirflowRuntimeError) as exc:
         if isinstance(exc, AirflowRuntimeError) and "CONNECTION_NOT_FOUND" not in str(exc):
             raise
-        raise _fail(
+        raise permanent_failure(
             f"connection {conn_id} is not defined; e.g. AIRFLOW_CONN_{conn_id.upper()}="
             '\'{"conn_type": "fs", "extra": {"path": "/abs/backups"}}\''
         ) from exc
@@ -113,7 +104,7 @@ def prepare_run(
     try:
         as_of = resolve_as_of(as_of_param, logical_date, run_after).astimezone(UTC)
     except ValueError as exc:
-        raise _fail(str(exc), exc) from exc
+        raise permanent_failure(str(exc), exc) from exc
     engine = ops_engine()
     snapshot = pin_snapshot(engine, dag_id, run_id, as_of, started_at)
     inventory_customers: set[str] = set()
@@ -179,7 +170,9 @@ def load_catalog(run_dir: str | Path) -> list[CatalogRecord]:
     for batch in info["batches"]:
         path = folder / "catalog" / f"batch-{int(batch['index']):04d}.json"
         if not path.exists():
-            raise _fail(f"catalog batch {path.name} is missing: the scan of batch {batch['index']} did not finish")
+            raise permanent_failure(
+                f"catalog batch {path.name} is missing: the scan of batch {batch['index']} did not finish"
+            )
         records.extend(CatalogRecord(**row) for row in read_json(path))
     return records
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from di_ops.core.refusals import permanent_failure
+from di_ops.core.run_folders import run_folder as folder_for_run
 from di_ops.core.tasks import refused
 from di_ops.pipelines.upgrades.settings import upgrade_settings
 from di_ops.pipelines.upgrades.store import utc
@@ -27,16 +28,8 @@ EMERGENCY_CHECK_DAG_ID = "upgrade_emergency_check"
 RESCHEDULE_DAG_ID = "upgrade_reschedule"
 
 
-def _fail(message: str) -> Exception:
-    """An error a retry cannot fix (Airflow fails the task without retrying)."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    return AirflowFailException(message)
-
-
 def run_folder(run_id: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_") or "run"
-    return upgrade_settings().path("reports_folder") / safe
+    return folder_for_run(upgrade_settings().path("reports_folder"), run_id)
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -47,15 +40,15 @@ def _read_feed(name: str) -> list[dict[str, Any]]:
     path = settings.path(name)
     if not path.exists():
         if name in settings.required_feeds:
-            raise _fail(f"{name} {path} does not exist (upgrades.yaml {name}); an empty feed is []")
+            raise permanent_failure(f"{name} {path} does not exist (upgrades.yaml {name}); an empty feed is []")
         log.warning("%s %s does not exist: none this run", name, path)
         return []
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise _fail(f"{path} is not valid JSON: {exc}") from exc
+        raise permanent_failure(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(data, list):
-        raise _fail(f"{path} must hold a JSON array of objects")
+        raise permanent_failure(f"{path} must hold a JSON array of objects")
     return data
 
 
@@ -72,7 +65,9 @@ def load_feeds() -> tuple[list[Any], list[Any]]:
             try:
                 items.append(model.model_validate(raw))
             except ValidationError as exc:
-                raise _fail(f"{name} entry {index}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+                raise permanent_failure(
+                    f"{name} entry {index}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+                ) from exc
         out.append(items)
     return out[0], out[1]
 
@@ -91,7 +86,7 @@ def catalog_for(announce: str | None, as_of: datetime) -> tuple[Any, str | None]
             raise ValueError("name the first SU as well, e.g. '16.0 SU1'")
         what_if = announce_release(catalog, cycle, f"v{cycle}", as_of.astimezone(UTC).date(), [su], su)
     except ValueError as exc:
-        raise _fail(f"announce_release {announce!r}: {exc}") from exc
+        raise permanent_failure(f"announce_release {announce!r}: {exc}") from exc
     return what_if, f"what-if: v{cycle} {su} announced on {as_of.date().isoformat()} (nothing recorded or sent)"
 
 
@@ -102,7 +97,7 @@ def _snapshot(engine: Any, dag_id: str, run_id: str, as_of: datetime, started_at
         raise RuntimeError("the ops DB holds no inventory snapshot yet; run inventory_sync first")
     snapshot = pin_snapshot(engine, dag_id, run_id, as_of, started_at)
     if snapshot is None:
-        raise _fail(f"run {run_id} was pinned to no snapshot; trigger a new run")
+        raise permanent_failure(f"run {run_id} was pinned to no snapshot; trigger a new run")
     return {"snapshot_id": snapshot, **snapshot_rows(engine, snapshot)}
 
 
@@ -133,7 +128,7 @@ def sweep(
     wanted = set(customers or [])
     unknown = wanted - {c["customer_id"] for c in inventory["customers"]}
     if unknown:
-        raise _fail(f"customers {sorted(unknown)} are not in inventory snapshot {inventory['snapshot_id']}")
+        raise permanent_failure(f"customers {sorted(unknown)} are not in inventory snapshot {inventory['snapshot_id']}")
     in_scope = [c for c in inventory["customers"] if not wanted or c["customer_id"] in wanted]
     ids = {c["customer_id"] for c in in_scope}
     clusters = [c for c in inventory["clusters"] if c["customer_id"] in ids]
@@ -297,7 +292,7 @@ def _find_plan(engine: Any, ref: str) -> dict[str, Any]:
 
     plan = get_plan(engine, ref) or open_plans(engine, [ref]).get(ref)
     if plan is None:
-        raise _fail(f"no upgrade {ref!r} and no open upgrade of cluster {ref!r}")
+        raise permanent_failure(f"no upgrade {ref!r} and no open upgrade of cluster {ref!r}")
     return plan
 
 
@@ -378,7 +373,7 @@ def send_reschedule_notice(
     engine = ops_engine()
     plan = get_plan(engine, upgrade_id)
     if plan is None:
-        raise _fail(f"upgrade {upgrade_id} vanished")
+        raise permanent_failure(f"upgrade {upgrade_id} vanished")
     inventory = _snapshot(engine, dag_id, run_id, as_of, started_at)
     customer: dict[str, Any] = next(
         (c for c in inventory["customers"] if c["customer_id"] == plan["customer_id"]), {"contacts": []}
