@@ -1,7 +1,7 @@
 """When a run must be finished: the deadlines behind the project's Airflow Deadline Alerts.
 
-Source: the operations issue "Scale-out and operations" (a nightly run not finished by 06:00 in the
-earliest region is overrunning) and DOMAIN.md §1 (maintenance windows in local civil time).
+Source: docs/interfaces.md, "Deadline Alerts" (a nightly run not finished by 06:00 in the earliest region
+is overrunning) and DOMAIN.md §1 (maintenance windows in local civil time).
 
 Two kinds, both computed from the instant the run is *for* (its logical date, else when it was
 due to run), never from ``now()``:

@@ -1,8 +1,8 @@
 """Settings of the ``ops_housekeeping`` DAG, from ``include/config/housekeeping.yaml`` (validated, cached).
 
 Every age in that file is a default chosen here: the source (DOMAIN.md) gives no retention for the
-tool's own reports, GX results and history rows. The one rule taken from the issue: the audit log is
-kept longest, which the model enforces.
+tool's own reports, GX results and history rows. One rule of this
+project (docs/pipelines/housekeeping.md): the audit log is kept longest, which the model enforces.
 """
 
 from __future__ import annotations

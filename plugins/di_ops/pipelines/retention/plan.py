@@ -1,7 +1,7 @@
 """Quality checks, the retention plan and the blast-radius guard of ``backup_retention`` (steps 2-4).
 
 Pure computations over catalog records plus the writers of the plan (ops DB, plan.json, plan.csv).
-The task bodies that call them are in :mod:`di_ops.pipelines.retention.tasks`. Source: DOMAIN.md §3; issue 4.
+The task bodies that call them are in :mod:`di_ops.pipelines.retention.tasks`. Source: DOMAIN.md §3; docs/pipelines/retention.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Deletion and verification are in :mod:`di_ops.pipelines.retention.delete`. Every task reads
 and writes the run folder ``<data>/retention/runs/<run id>/`` (catalog batches, GX results and
 Data Docs, plan.json/plan.csv, summary.json), so a retry or a cleared task sees the same inputs
-and overwrites the same files. Source: DOMAIN.md §3; issue 4.
+and overwrites the same files. Source: DOMAIN.md §3; docs/pipelines/retention.md.
 """
 
 from __future__ import annotations
