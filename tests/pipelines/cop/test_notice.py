@@ -24,8 +24,10 @@ from di_ops.pipelines.cop.notices import cop_notice, send_notices
 from include.demo.fleet import write_fleet
 from include.demo.smtp_sink import EmlStore
 from tests.conftest import free_port
+from tests.markup_checks import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "cop_notice_hostile.html"
+GOLDEN_MISSED = Path(__file__).parent / "golden" / "cop_missed_hostile.html"
 HOSTILE = "<img src=x onerror=alert(1)>"
 MORNING = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 LOCALE = "ciscocm-locale-nl_NL-15.0.1.1100-1.cop.sgn"
@@ -195,3 +197,4 @@ def test_the_missed_window_alert_escapes_request_values_and_has_one_key_per_miss
     assert "<img" not in alert.html and "&lt;img src=x onerror=alert(1)&gt;" in alert.html
     assert "2026-12-28 21:00 CET (2026-12-28 20:00 UTC)" in alert.html and "new change notice" in alert.html
     assert alert.subject.startswith("MISSED COP upload window") and "\n" not in alert.subject
+    assert_golden(GOLDEN_MISSED, alert.html)
