@@ -1,16 +1,20 @@
-"""Our verified COP upload vs OpenSSH's ``sftp`` plain put, side by side against one local sshd.
+"""Our verified COP upload, on both write paths, vs OpenSSH's ``sftp`` plain put, side by side
+against one local sshd.
 
     python benchmarks/sftp_upload.py [--mib 256] [--rounds 5]
 
-Starts a loopback sshd (include/demo/sshd.py), makes a random file, then alternates for each
-round: (a) ``di_ops.integrations.sftp.upload.upload_file`` - the whole verified upload (pipelined
-writes to a temp name; then the local SHA-512 in a thread beside the server's SHA-512 of the temp
-file on an exec channel opened during the transfer; the rename) - and (b) ``sftp -b``
-with a plain ``put`` (OpenSSH defaults). Prints the median MB/s (MB = 10**6 bytes) of our transfer
-phase and of our whole upload against OpenSSH's put, the ratios and the goals (transfer >= 0.9x,
-whole >= 0.7x), the machine's load, and where the time goes: CPU seconds per process and thread
-for both (benchmarks/sftp_cpu.py samples /proc in a separate process), and the CPU the rest of
-the machine took meanwhile. On 2 shared cores the ratios move with the other load.
+Starts a loopback sshd (include/demo/sshd.py), makes a random file, then runs three uploads per
+round, in a rotating order: ``di_ops.integrations.sftp.upload.upload_file`` - the whole verified
+upload (pipelined writes to a temp name; then the local SHA-512 in a thread beside the server's
+SHA-512 of the temp file on an exec channel opened during the transfer; the rename) - once on the
+fast write path (``di_ops.integrations.sftp.pipelined``, paramiko internals) and once on the public
+path (paramiko's pipelined ``SFTPFile``, ``TransferTuning(fast_path=False)``), and ``sftp -b`` with
+a plain ``put`` (OpenSSH defaults). Prints the median MB/s (MB = 10**6 bytes) of each path's
+transfer phase and whole upload against OpenSSH's put, the ratios and the goals for the fast path
+(transfer >= 0.9x, whole >= 0.7x; docs/pipelines/cop.md, Throughput), the machine's load, and
+where the time goes: CPU seconds per process and thread (benchmarks/sftp_cpu.py samples /proc in
+a separate process), and the CPU the rest of the machine took meanwhile. On 2 shared cores the
+ratios move with the other load.
 """
 
 from __future__ import annotations
@@ -23,16 +27,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 from benchmarks.sftp_cpu import CpuSampler, name_threads  # noqa: E402
+from di_ops.integrations.sftp.pipelined import TESTED_PARAMIKO, fast_path_supported  # noqa: E402
 from di_ops.integrations.sftp.upload import SftpTarget, TransferTuning, upload_file  # noqa: E402
 from include.demo.sshd import prepare_lab, start, stop  # noqa: E402
 
 NAME = "bench.cop.sgn"
+
+
+def paramiko_version() -> str:
+    import paramiko
+
+    return str(paramiko.__version__)
 
 
 def _free_port() -> int:
@@ -68,6 +80,27 @@ def _openssh_put(lab, src: Path, dest: Path) -> float:  # type: ignore[no-untype
     return time.perf_counter() - t0
 
 
+PATHS = ("fast", "public")
+
+
+@dataclass
+class Arm:
+    """The measurements of one upload method over the rounds."""
+
+    whole: list[float] = field(default_factory=list)
+    transfer: list[float] = field(default_factory=list)
+    verify: list[float] = field(default_factory=list)
+    other: list[float] = field(default_factory=list)
+    cpu: list[dict[str, float]] = field(default_factory=list)  # CPU seconds by label, and the machine's
+
+
+def _sampled(proc_pid: int, arm: Arm, run):  # type: ignore[no-untyped-def]
+    with CpuSampler(proc_pid) as cpu:
+        result = run()
+    arm.cpu.append(cpu.seconds | {f"machine:{k}": v for k, v in cpu.machine.items()})
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mib", type=int, default=256)
@@ -84,6 +117,8 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("sftp") is None or shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
         raise SystemExit("needs OpenSSH (sftp client and sshd)")
+    if not fast_path_supported():
+        raise SystemExit(f"paramiko {paramiko_version()} is outside the fast path's tested range {TESTED_PARAMIKO}")
 
     name_threads()
     top = Path(tempfile.mkdtemp(prefix="di-ops-bench-"))
@@ -98,6 +133,7 @@ def main() -> None:
         local_hash_after=not args.local_hash_during,
         hash_nice=args.hash_nice,
     )
+    tunings = {"fast": replace(tuning, fast_path=True), "public": replace(tuning, fast_path=False)}
     size = args.mib * 1024 * 1024
     src = top / NAME
     with src.open("wb") as fh:
@@ -111,74 +147,94 @@ def main() -> None:
         host_keys=(lab.host_public_line,),
         key_file=str(lab.client_key),
     )
-    ours_whole, ours_transfer, ours_verify, ours_other, openssh = [], [], [], [], []
-    ours_cpu: list[dict[str, float]] = []  # CPU seconds by process/thread label, and the machine's
-    openssh_cpu: list[dict[str, float]] = []
+    arms = {name: Arm() for name in (*PATHS, "openssh")}
     loads: list[float] = []
     cipher = how = "?"
     try:
         for round_ in range(1, args.rounds + 1):
-            dest = top / f"round{round_}"
-            dest.mkdir()
             load = os.getloadavg()[0]
             loads.append(load)
-            with CpuSampler(proc.pid) as cpu:
-                receipt = upload_file(SftpTarget(**{**target.__dict__, "remote_folder": str(dest)}), src, tuning=tuning)
-            ours_cpu.append(cpu.seconds | {f"machine:{k}": v for k, v in cpu.machine.items()})
-            assert receipt.outcome == "uploaded" and (dest / NAME).stat().st_size == size
-            cipher, how = receipt.cipher, receipt.verify_method
-            ours_whole.append(receipt.duration_s)
-            ours_transfer.append(receipt.transfer_s)
-            ours_verify.append(receipt.verify_s)
-            ours_other.append(receipt.duration_s - receipt.transfer_s - receipt.verify_s)
-            with CpuSampler(proc.pid) as cpu:
-                openssh.append(_openssh_put(lab, src, dest))
-            openssh_cpu.append(cpu.seconds | {f"machine:{k}": v for k, v in cpu.machine.items()})
-            assert (dest / "openssh.cop.sgn").stat().st_size == size
-            print(
-                f"round {round_} (load {load:.2f}): ours whole {size / receipt.duration_s / 1e6:7.1f} MB/s "
-                f"(transfer {size / receipt.transfer_s / 1e6:7.1f} MB/s) | "
-                f"openssh sftp put {size / openssh[-1] / 1e6:7.1f} MB/s",
-                flush=True,
-            )
-            shutil.rmtree(dest)
+            order = [*PATHS, "openssh"]
+            order = order[round_ % 3 :] + order[: round_ % 3]  # rotate: none always runs first
+            line = []
+            for name in order:
+                dest = top / f"round{round_}-{name}"
+                dest.mkdir()
+                if name == "openssh":
+                    arms[name].whole.append(_sampled(proc.pid, arms[name], lambda d=dest: _openssh_put(lab, src, d)))
+                    assert (dest / "openssh.cop.sgn").stat().st_size == size
+                else:
+                    goal = replace(target, remote_folder=str(dest))
+                    receipt = _sampled(
+                        proc.pid, arms[name], lambda g=goal, t=tunings[name]: upload_file(g, src, tuning=t)
+                    )
+                    assert receipt.outcome == "uploaded" and (dest / NAME).stat().st_size == size
+                    assert receipt.write_path == name, (receipt.write_path, name)
+                    cipher, how = receipt.cipher, receipt.verify_method
+                    arms[name].whole.append(receipt.duration_s)
+                    arms[name].transfer.append(receipt.transfer_s)
+                    arms[name].verify.append(receipt.verify_s)
+                    arms[name].other.append(receipt.duration_s - receipt.transfer_s - receipt.verify_s)
+                    line.append(
+                        f"{name} whole {size / receipt.duration_s / 1e6:6.1f} "
+                        f"(transfer {size / receipt.transfer_s / 1e6:6.1f})"
+                    )
+                shutil.rmtree(dest)
+            line.append(f"openssh put {size / arms['openssh'].whole[-1] / 1e6:6.1f}")
+            print(f"round {round_} (load {load:.2f}), MB/s: " + " | ".join(line), flush=True)
     finally:
         stop(proc)
         shutil.rmtree(top, ignore_errors=True)
+    _report(args, size, tuning, arms, loads, cipher, how)
 
+
+def _report(args, size, tuning, arms, loads, cipher, how) -> None:  # type: ignore[no-untyped-def]
     def mbps(seconds: list[float]) -> float:
         return size / statistics.median(seconds) / 1e6
 
-    transfer_ratio = mbps(ours_transfer) / mbps(openssh)
-    whole_ratio = mbps(ours_whole) / mbps(openssh)
+    openssh = arms["openssh"].whole
     print(
-        f"\n{args.mib} MiB x {args.rounds} rounds, alternating, medians (load average 1 min at the rounds' "
-        f"starts {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} cores; cipher {cipher}; {tuning})"
+        f"\n{args.mib} MiB x {args.rounds} rounds, rotating order, medians (load average 1 min at the rounds' "
+        f"starts {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} cores; cipher {cipher}; paramiko "
+        f"{paramiko_version()}; {tuning})"
     )
-    print(f"  OpenSSH sftp plain put      : {mbps(openssh):7.1f} MB/s")
+    print(f"  OpenSSH sftp plain put         : {mbps(openssh):7.1f} MB/s")
+    print(f"  {'':31}  {'fast path':>22}  {'public path':>22}")
+    ratios = {}
+    for phase in ("transfer", "whole"):
+        cells = []
+        for name in PATHS:
+            seconds = getattr(arms[name], phase)
+            ratios[name, phase] = mbps(seconds) / mbps(openssh)
+            cells.append(f"{mbps(seconds):7.1f} MB/s {ratios[name, phase]:5.2f}x")
+        goal = "0.9x" if phase == "transfer" else "0.7x"
+        title = "transfer phase" if phase == "transfer" else "whole verified upload"
+        print(f"  ours, {title:24} : {cells[0]:>22}  {cells[1]:>22}  (goal >= {goal}, fast path)")
+    pairs = []
+    for name in PATHS:
+        transfer = statistics.median(o / t for o, t in zip(openssh, arms[name].transfer, strict=True))
+        whole = statistics.median(o / w for o, w in zip(openssh, arms[name].whole, strict=True))
+        pairs.append(f"{name} transfer {transfer:.2f}x, whole {whole:.2f}x")
+    print("  per-round ratios, median      : " + "; ".join(pairs))
     print(
-        f"  ours, transfer phase        : {mbps(ours_transfer):7.1f} MB/s  ratio {transfer_ratio:.2f}x (goal >= 0.9x)"
-    )
-    print(f"  ours, whole verified upload : {mbps(ours_whole):7.1f} MB/s  ratio {whole_ratio:.2f}x (goal >= 0.7x)")
-    pair_transfer = statistics.median(o / t for o, t in zip(openssh, ours_transfer, strict=True))
-    pair_whole = statistics.median(o / w for o, w in zip(openssh, ours_whole, strict=True))
-    print(
-        f"  per-round ratios (each round's two uploads back to back), median: transfer {pair_transfer:.2f}x, "
-        f"whole {pair_whole:.2f}x"
+        f"  public vs fast path           : transfer {ratios['public', 'transfer'] / ratios['fast', 'transfer']:.2f}x, "
+        f"whole {ratios['public', 'whole'] / ratios['fast', 'whole']:.2f}x"
     )
     during = "the local SHA-512" if not tuning.local_hash_after else "nothing else"
     after = "the local SHA-512 beside the " if tuning.local_hash_after else ""
-    print(
-        "  our time, median s          : "
-        f"transfer (with {during}{' and the streamed remote hash' if tuning.stream_hash_bytes else ''}) "
-        f"{statistics.median(ours_transfer):.3f}, "
-        f"after it: {after}remote SHA-512 + rename {statistics.median(ours_verify):.3f}, "
-        f"connect/stat/other {statistics.median(ours_other):.3f}; OpenSSH put {statistics.median(openssh):.3f}"
-    )
-    print(f"  verified by                 : {how}")
-    _print_cpu(ours_cpu, openssh_cpu, ours_whole, openssh)
-    if transfer_ratio < 0.9 or whole_ratio < 0.7:
-        _explain(ours_cpu, openssh_cpu)
+    for name in PATHS:
+        arm = arms[name]
+        print(
+            f"  {name + ' path, median s':29} : "
+            f"transfer (with {during}{' and the streamed remote hash' if tuning.stream_hash_bytes else ''}) "
+            f"{statistics.median(arm.transfer):.3f}, after it: {after}remote SHA-512 + rename "
+            f"{statistics.median(arm.verify):.3f}, connect/stat/other {statistics.median(arm.other):.3f}"
+        )
+    print(f"  OpenSSH put, median s         : {statistics.median(openssh):.3f}")
+    print(f"  verified by                   : {how}")
+    _print_cpu(arms)
+    if ratios["fast", "transfer"] < 0.9 or ratios["fast", "whole"] < 0.7:
+        _explain(arms["fast"].cpu, arms["openssh"].cpu)
 
 
 # rows of the CPU table: (title, our labels, OpenSSH's labels)
@@ -201,29 +257,34 @@ def _own(rounds: list[dict[str, float]]) -> list[dict[str, float]]:
     return [{k: v for k, v in r.items() if not k.startswith("machine:")} for r in rounds]
 
 
-def _print_cpu(ours, theirs, ours_wall, theirs_wall) -> None:  # type: ignore[no-untyped-def]
+def _print_cpu(arms) -> None:  # type: ignore[no-untyped-def]
     print("  CPU seconds per upload, median over rounds (sampled from /proc; benchmarks/sftp_cpu.py):")
-    print(f"    {'':52} {'ours':>7} {'OpenSSH':>8}")
+    columns = [(name, arms[name].cpu, arms[name].whole) for name in (*PATHS, "openssh")]
+    print(f"    {'':52} {'fast':>7} {'public':>7} {'OpenSSH':>8}")
     for title, mine, other in _CPU_ROWS:
-        print(f"    {title:52} {_median(ours, mine):7.2f} {_median(theirs, other) if other else 0.0:8.2f}")
+        cells = [_median(cpu, other if name == "openssh" else mine) for name, cpu, _wall in columns]
+        print(f"    {title:52} {cells[0]:7.2f} {cells[1]:7.2f} {cells[2]:8.2f}")
     known = {label for _t, mine, other in _CPU_ROWS for label in (*mine, *other)}
-    rest_ours = _median(ours, tuple({k for r in _own(ours) for k in r} - known))
-    rest_theirs = _median(theirs, tuple({k for r in _own(theirs) for k in r} - known))
-    print(f"    {'client: other threads/processes':52} {rest_ours:7.2f} {rest_theirs:8.2f}")
-    total_ours = statistics.median(sum(r.values()) for r in _own(ours))
-    total_theirs = statistics.median(sum(r.values()) for r in _own(theirs))
-    print(f"    {'total CPU seconds (ours | OpenSSH)':52} {total_ours:7.2f} {total_theirs:8.2f}")
-    wall_ours, wall_theirs = statistics.median(ours_wall), statistics.median(theirs_wall)
-    print(f"    {'wall seconds':52} {wall_ours:7.2f} {wall_theirs:8.2f}")
-    print(
-        f"    {'cores busy with the upload (CPU / wall)':52} {total_ours / wall_ours:7.2f} "
-        f"{total_theirs / wall_theirs:8.2f}"
-    )
-    others_ours = statistics.median(r["machine:busy"] - sum(_own([r])[0].values()) for r in ours)
-    others_theirs = statistics.median(r["machine:busy"] - sum(_own([r])[0].values()) for r in theirs)
-    print(f"    {'the machine meanwhile: other processes (CPU s)':52} {others_ours:7.2f} {others_theirs:8.2f}")
-    idle_ours, idle_theirs = _median(ours, ("machine:idle",)), _median(theirs, ("machine:idle",))
-    print(f"    {'the machine meanwhile: idle (CPU s)':52} {idle_ours:7.2f} {idle_theirs:8.2f}")
+    rows: list[tuple[str, list[float]]] = [
+        (
+            "client: other threads/processes",
+            [_median(c, tuple({k for r in _own(c) for k in r} - known)) for _n, c, _w in columns],
+        ),
+    ]
+    totals = [statistics.median(sum(r.values()) for r in _own(c)) for _n, c, _w in columns]
+    walls = [statistics.median(w) for _n, _c, w in columns]
+    rows += [
+        ("total CPU seconds", totals),
+        ("wall seconds", walls),
+        ("cores busy with the upload (CPU / wall)", [t / w for t, w in zip(totals, walls, strict=True)]),
+        (
+            "the machine meanwhile: other processes (CPU s)",
+            [statistics.median(r["machine:busy"] - sum(_own([r])[0].values()) for r in c) for _n, c, _w in columns],
+        ),
+        ("the machine meanwhile: idle (CPU s)", [_median(c, ("machine:idle",)) for _n, c, _w in columns]),
+    ]
+    for title, cells in rows:
+        print(f"    {title:52} {cells[0]:7.2f} {cells[1]:7.2f} {cells[2]:8.2f}")
 
 
 def _explain(ours: list[dict[str, float]], theirs: list[dict[str, float]]) -> None:

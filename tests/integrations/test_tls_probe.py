@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from di_ops.integrations.tls_probe import load_trust_store, presented_chain, probe, probe_many, read_pem
+from di_ops.integrations.tls_probe import load_trust_store, open_tls, presented_chain, probe, probe_many, read_pem
 from include.lab.pki import make_ca
 from include.lab.server import Lab, NodeSpec
 from tests.conftest import free_port
@@ -43,17 +43,66 @@ def _addr(lab: Lab, host: str) -> tuple[str, int]:
 
 def test_presented_chain_holds_leaf_and_intermediate(lab: Lab) -> None:
     from cryptography import x509
+    from OpenSSL import SSL
 
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)  # verification off: pyOpenSSL's default
     with socket.create_connection(_addr(lab, "ok.lab.example")) as raw:
-        with context.wrap_socket(raw, server_hostname="ok.lab.example") as tls:
-            chain = [x509.load_der_x509_certificate(d) for d in presented_chain(tls)]
+        raw.settimeout(None)  # blocking: the handshake below needs no retry loop
+        tls = SSL.Connection(context, raw)
+        tls.set_tlsext_host_name(b"ok.lab.example")
+        tls.set_connect_state()
+        tls.do_handshake()
+        chain = [x509.load_der_x509_certificate(d) for d in presented_chain(tls)]
     assert [c.subject.rfc4514_string() for c in chain] == [
         "CN=ok.lab.example,O=DI lab",
         "CN=DI lab issuing CA,O=DI lab",
     ]
+
+
+@pytest.mark.parametrize(("host", "sni"), [("ok.lab.example", "ok.lab.example"), ("127.0.0.1", None)])
+def test_open_tls_sends_the_host_name_as_sni_but_not_an_address(lab: Lab, host: str, sni: str | None) -> None:
+    """A server that records the SNI it was sent (Python's ``ssl`` also sends none for an IP literal)."""
+    import ssl
+
+    from cryptography import x509
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    node = lab.state_dir / "nodes" / "ok"
+    context.load_cert_chain(node / "chain.pem", node / "key.pem")
+    seen: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: seen.append(name)  # type: ignore[assignment,func-returns-value]
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        try:
+            with context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+        except (OSError, ssl.SSLError):
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with socket.create_connection(server.getsockname(), timeout=5) as raw:
+        chain = [x509.load_der_x509_certificate(d) for d in presented_chain(open_tls(raw, host, 5))]
+    thread.join(5)
+    server.close()
+    assert seen == [sni]
+    assert chain[0].subject.rfc4514_string() == "CN=ok.lab.example,O=DI lab" and len(chain) == 2
+
+
+def test_a_handshake_that_never_finishes_costs_the_timeout_not_more() -> None:
+    silent = socket.socket()  # accepts (the kernel's backlog) but never answers the ClientHello
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    started = time.monotonic()
+    result = probe("silent.example", 443, connect_to=silent.getsockname(), timeout=0.5)
+    elapsed = time.monotonic() - started
+    silent.close()
+    assert result.status == "handshake_failed" and "timed out" in (result.error or "")
+    assert 0.4 < elapsed < 3
 
 
 def test_probe_reads_the_leaf_and_the_chain_earliest_expiry(lab: Lab) -> None:

@@ -1,6 +1,6 @@
 """Backup stores: a local/mounted filesystem or an SFTP server, behind one interface.
 
-Layout (issue 4): ``<root>/<customer_id>/<cluster_id>/<application>/<backup_id>/`` holding a
+Layout (docs/pipelines/retention.md): ``<root>/<customer_id>/<cluster_id>/<application>/<backup_id>/`` holding a
 ``manifest.json`` (backup_id, customer_id, cluster_id, application, taken_at ISO-8601 with zone,
 status, files: [{name, size, sha256}]) beside the archive files. Names starting with ``.`` are
 never read as customers, clusters, applications or backups, except tombstones
@@ -414,11 +414,10 @@ def store_from_connection(conn_id: str) -> BackupStore:
         if not path:
             raise StoreError(f"connection {conn_id}: conn type fs needs the folder in extra.path")
         return FsStore(path)
-    if kind == "sftp":
-        from airflow.providers.sftp.hooks.sftp import SFTPHook
+    if kind == "sftp":  # the connection's extras are read by the hook (strict host-key checking)
+        from di_ops.integrations.sftp.hook import DiOpsSftpHook
 
-        hook = SFTPHook(ssh_conn_id=conn_id)
+        hook = DiOpsSftpHook(conn_id)
         client = hook.get_conn()
-        root = extra.get("path") or conn.schema or "."
-        return SftpStore(client, root, label=f"sftp://{conn.host}", closer=hook.close_conn)
+        return SftpStore(client, hook.store_root, label=f"sftp://{hook.remote_host}", closer=hook.close_conn)
     raise StoreError(f"connection {conn_id}: conn type {conn.conn_type!r} is not a backup store; use fs or sftp")

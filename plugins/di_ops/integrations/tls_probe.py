@@ -1,22 +1,25 @@
 """TLS probing of UC nodes: the presented chain, the leaf's facts and the earliest expiry in the chain.
 
-Python ``ssl`` does the handshake with verification off (an expired or self-signed certificate
-must still be read); the presented chain comes from the SSL object's unverified-chain call (on
-Python 3.11 only ``SSLSocket._sslobj.get_unverified_chain()``; public from 3.13), wrapped in
-:func:`presented_chain`. Trust is then judged separately with ``cryptography``'s verifier
-against the configured CA bundle. Every failure becomes a :class:`ProbeResult` with the error;
-nothing raises.
+Source: DOMAIN.md §4 and docs/pipelines/certificates.md. pyOpenSSL (``OpenSSL.SSL``) does the
+handshake with verification off (an expired or self-signed certificate must still be read) and
+gives the chain exactly as presented, leaf first (``Connection.get_peer_cert_chain``; Python's
+``ssl`` has no public call for it before 3.13), see :func:`presented_chain`. Trust is then judged
+separately with ``cryptography``'s verifier against the configured CA bundle. Every failure
+becomes a :class:`ProbeResult` with the error; nothing raises.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import select
 import socket
 import ssl
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -51,21 +54,49 @@ class ProbeResult(BaseModel):
     trust: Trust = "not_checked"
 
 
-def presented_chain(tls: ssl.SSLSocket) -> list[bytes]:
-    """DER bytes of every certificate the peer presented, leaf first (verification may be off).
+def open_tls(raw: socket.socket, host: str, timeout: float) -> Any:
+    """Handshake as a client on the connected ``raw`` socket, verification off, SNI ``host`` (not
+    for an IP literal, like Python's ``ssl``); returns the ``OpenSSL.SSL.Connection``.
 
-    Python 3.13 has ``SSLSocket.get_unverified_chain()``; 3.10-3.12 have it only on the
-    internal ``_sslobj``. Without either, only the leaf is available.
+    The whole handshake must finish within ``timeout`` seconds (``TimeoutError``, an OSError);
+    a refused or broken handshake raises ``OpenSSL.SSL.Error``.
     """
-    getter = getattr(tls, "get_unverified_chain", None)
-    if getter is None:
-        sslobj = getattr(tls, "_sslobj", None)
-        getter = getattr(sslobj, "get_unverified_chain", None)
-    if getter is not None:
-        chain = getter() or []
-        return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
-    leaf = tls.getpeercert(binary_form=True)
-    return [leaf] if leaf else []
+    from OpenSSL import SSL
+
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_verify(SSL.VERIFY_NONE)
+    conn = SSL.Connection(context, raw)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        conn.set_tlsext_host_name(host.encode("idna"))
+    conn.set_connect_state()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.do_handshake()
+            return conn
+        except SSL.WantReadError:  # a socket with a timeout is non-blocking underneath
+            _wait(raw, deadline, reading=True)
+        except SSL.WantWriteError:
+            _wait(raw, deadline, reading=False)
+
+
+def _wait(raw: socket.socket, deadline: float, *, reading: bool) -> None:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    readable, writable, _ = select.select([raw] if reading else [], [] if reading else [raw], [], left)
+    if not readable and not writable:
+        raise TimeoutError("timed out")
+
+
+def presented_chain(conn: Any) -> list[bytes]:
+    """DER bytes of every certificate the peer presented on the ``OpenSSL.SSL.Connection``, leaf first."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+    return [cert.public_bytes(Encoding.DER) for cert in chain]
 
 
 def _name(name: object) -> str:
@@ -190,11 +221,10 @@ def probe(
 
     Never raises: an unreachable node, a failed handshake or an untrusted chain is a result.
     """
+    from OpenSSL import SSL
+
     target = connect_to or (host, port)
     address = f"{target[0]}:{target[1]}"
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     try:
         raw = socket.create_connection(target, timeout=timeout)
     except OSError as exc:
@@ -202,9 +232,8 @@ def probe(
             host=host, port=port, address=address, status="unreachable", error=f"unreachable: {exc.strerror or exc}"
         )
     try:
-        with context.wrap_socket(raw, server_hostname=host) as tls:
-            ders = presented_chain(tls)
-    except (ssl.SSLError, OSError) as exc:
+        ders = presented_chain(open_tls(raw, host, timeout))
+    except (SSL.Error, OSError, UnicodeError) as exc:  # UnicodeError: a name that is no IDNA host name
         return ProbeResult(
             host=host, port=port, address=address, status="handshake_failed", error=f"TLS handshake failed: {exc}"
         )

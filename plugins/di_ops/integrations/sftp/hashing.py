@@ -11,13 +11,22 @@ import os
 import queue
 import threading
 from pathlib import Path
+from typing import Protocol
 
 HASH_BLOCK = 4 * 1024 * 1024
 
 
-def file_sha512(
-    path: Path, limit: int | None = None, *, offset: int = 0, digest: hashlib._Hash | None = None
-) -> hashlib._Hash:
+class Digest(Protocol):
+    """What the upload needs of a running hash (``hashlib.sha512()`` is one)."""
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+    def hexdigest(self) -> str: ...
+
+
+def file_sha512(path: Path, limit: int | None = None, *, offset: int = 0, digest: Digest | None = None) -> Digest:
     """SHA-512 of a file from ``offset`` on (or of ``limit`` bytes of it), continuing ``digest`` if given."""
     digest = digest if digest is not None else hashlib.sha512()
     buf = memoryview(bytearray(HASH_BLOCK))
@@ -37,7 +46,7 @@ def file_sha512(
 class HashWhileSending:
     """Hashes chunks in a thread (hashlib releases the GIL), overlapped with sending them."""
 
-    def __init__(self, digest: hashlib._Hash) -> None:
+    def __init__(self, digest: Digest) -> None:
         self.digest = digest
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=256)
         self._thread = threading.Thread(target=self._run, name="sha512", daemon=True)
@@ -70,8 +79,9 @@ class HashAfter:
     """The local file's SHA-512 from ``offset`` on (continuing ``digest``), in a thread started after
     the transfer, so it runs while the server hashes the temp file (hashlib releases the GIL)."""
 
-    def __init__(self, path: Path, digest: hashlib._Hash, offset: int, nice: int = 0) -> None:
-        self.digest, self.error, self.nice = digest, None, nice
+    def __init__(self, path: Path, digest: Digest, offset: int, nice: int = 0) -> None:
+        self.digest, self.nice = digest, nice
+        self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(path, offset), name="sha512-after", daemon=True)
         self._thread.start()
 

@@ -140,6 +140,9 @@ class TransferTuning:
     # server's streamed hash via ``nice``), taking only CPU the transfer leaves idle; the rest is
     # finished after it. Needs local_hash_after and stream_hash_bytes > 0 to apply to both.
     hash_nice: int = 0
+    # True: the fast write path (di_ops.integrations.sftp.pipelined) when the installed paramiko is
+    # in its tested range; False: always paramiko's public pipelined SFTPFile writes.
+    fast_path: bool = True
 
 
 # --- host keys --------------------------------------------------------------------------------
@@ -159,12 +162,13 @@ def parse_host_keys(lines: tuple[str, ...], host: str, port: int) -> dict[str, l
             parts = line.split()
             if parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
                 kind, data = parts[0], parts[1]
-            else:  # known_hosts: hosts kind data; hashed names (|1|) are matched by paramiko
+            else:  # known_hosts: hosts kind data; hashed names (|1|) are matched by paramiko's lookup
                 entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
                 if entry is None or entry.key is None:
                     continue
                 host_keys = paramiko.HostKeys()
-                host_keys._entries.append(entry)
+                for name in entry.hostnames:
+                    host_keys.add(name, entry.key.get_name(), entry.key)
                 if not any(host_keys.lookup(name) for name in wanted):
                     continue
                 kind, data = entry.key.get_name(), entry.key.get_base64()
@@ -181,7 +185,7 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
 
 
-def _load_client_key(target: SftpTarget) -> paramiko.PKey:
+def load_client_key(target: SftpTarget) -> paramiko.PKey:
     import io
 
     import paramiko
@@ -218,7 +222,7 @@ class Session:
                 f"no known host key for {target.host}:{target.port}: add the server's key to the "
                 "connection (extra host_key or known_hosts); unknown hosts are refused"
             )
-        pkey = _load_client_key(target)
+        pkey = load_client_key(target)
         try:
             sock = socket.create_connection((target.host, target.port), timeout=target.timeout)
         except OSError as exc:

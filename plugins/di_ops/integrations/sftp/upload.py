@@ -1,7 +1,7 @@
 """Verified, atomic, resumable SFTP upload of one COP file (paramiko, imported inside functions).
 
 Source: DOMAIN.md §5 (the published checksum must match before and after upload; a name with a
-path component or not ending in ``.cop.sgn`` is refused) and the COP upload issue.
+path component or not ending in ``.cop.sgn`` is refused) and docs/pipelines/cop.md (The upload).
 
 The steps, each safe to repeat (a retry or rerun gives the same result and writes once):
 
@@ -18,8 +18,9 @@ The steps, each safe to repeat (a retry or rerun gives the same result and write
    otherwise it is removed and the upload starts over with an exclusive create (``O_EXCL``: never
    through a link planted in between). A link or any other non-regular entry at the temp name is
    removed (the link, not its target), never followed;
-4. writes are pipelined (many requests in flight, sized to fill whole SSH packets); the local
-   SHA-512 is computed over exactly the bytes sent, in a thread, overlapped with the transfer;
+4. writes are pipelined (many requests in flight, sized to fill whole SSH packets;
+   :mod:`di_ops.integrations.sftp.writer`); the local SHA-512 is computed after the transfer
+   beside the server's hash, or over exactly the bytes sent, in a thread, during it;
 5. verify size and SHA-512 of the remote temp file, hashed on the server over an SSH exec channel
    (``openssl dgst -sha512``, else ``sha512sum``) when the server allows it, else read back and
    hashed here; a mismatch refuses the upload (the temp is removed). The exec channel starts with
@@ -47,8 +48,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from di_ops.integrations.sftp.hashing import HashAfter, HashWhileSending, NoHash, file_sha512
-from di_ops.integrations.sftp.pipelined import Progress, send_file
+from di_ops.integrations.sftp.hashing import Digest, HashAfter, HashWhileSending, NoHash, file_sha512
 from di_ops.integrations.sftp.session import (
     AuthenticationRefused,
     ChecksumMismatch,
@@ -59,13 +59,13 @@ from di_ops.integrations.sftp.session import (
     RemoteFolderMissing,
     Session,
     SftpTarget,
-    StreamingSha512,
     TargetConflict,
     TransferTuning,
     UploadError,
     UploadInterrupted,
     remote_sha512,
 )
+from di_ops.integrations.sftp.writer import Progress, RemoteHash, send_file, write_path
 from di_ops.rules.cop import validate_cop_name
 
 __all__ = [
@@ -106,6 +106,7 @@ class UploadReceipt:
     verify_method: str  # "exec sha512" (openssl dgst or sha512sum on the server) | "..., streamed ..." | "read-back"
     host_key_fingerprint: str
     cipher: str
+    write_path: str = "fast"  # fast (di_ops.integrations.sftp.pipelined) | public (paramiko's SFTPFile)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,31 +151,6 @@ def _classify(exc: BaseException, target: SftpTarget, what: str) -> UploadError:
     return UploadInterrupted(f"{what} interrupted on {target.host}:{target.port}: {type(exc).__name__}: {exc}")
 
 
-class _RemoteHash:
-    """The server's SHA-512 of the temp file on an exec channel (:class:`StreamingSha512`).
-
-    Started at the first acknowledged write (the temp file exists then; the remote shell starts
-    while the transfer goes on); with ``step`` > 0 told every ``step`` more acknowledged bytes,
-    else told the whole size once the transfer is done.
-    """
-
-    def __init__(self, session: Session, path: str, step: int, nice: int = 0) -> None:
-        self.session, self.path, self.step, self.nice = session, path, step, nice
-        self.stream: StreamingSha512 | None = None
-
-    def acked(self, end: int) -> None:
-        if self.stream is None:
-            self.stream = StreamingSha512(self.session, self.path, streamed=self.step > 0, nice=self.nice)
-        if self.step > 0 and end - self.stream.extended >= self.step:
-            self.stream.extend(end - self.stream.extended)
-
-    def finish(self, size: int) -> str | None:
-        if self.stream is None:
-            return None
-        self.stream.extend(size - self.stream.extended)
-        return self.stream.finish()
-
-
 def upload_file(
     target: SftpTarget,
     local_path: Path,
@@ -211,7 +187,7 @@ def upload_file(
 
 def _resume_point(
     session: Session, local_path: Path, partial: str, size: int, tuning: TransferTuning
-) -> tuple[int, hashlib._Hash]:
+) -> tuple[int, Digest]:
     """Where to start writing the temp file, and the SHA-512 of the local bytes before that point.
 
     Resumes after a previous attempt's temp file when it is a regular file holding our first bytes;
@@ -284,8 +260,10 @@ def _upload(
             verify_method=how,
             host_key_fingerprint=session.host_key_fingerprint,
             cipher=session.cipher,
+            write_path=path,
         )
 
+    path = write_path(tuning)
     final_entry = _entry(session, final)
     if final_entry is not None and final_entry[0] != "file":
         raise TargetConflict(
@@ -315,7 +293,7 @@ def _upload(
     )
     step = tuning.stream_hash_bytes if tuning.stream_hash_bytes < size - offset else 0
     remote_stream = (
-        _RemoteHash(session, partial, step, tuning.hash_nice) if session.target.remote_hash != "readback" else None
+        RemoteHash(session, partial, step, tuning.hash_nice) if session.target.remote_hash != "readback" else None
     )
 
     try:
@@ -330,6 +308,7 @@ def _upload(
                 tuning,
                 progress,
                 remote_stream.acked if remote_stream else None,
+                path,
             )
     finally:
         sent_sha = hasher.hexdigest()

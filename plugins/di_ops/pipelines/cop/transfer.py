@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
@@ -85,37 +84,15 @@ def customer_lease(
 
 
 def sftp_target(customer_id: str, settings: CopSettings | None = None) -> Any:
-    """The SFTP target of a customer from its Airflow connection (read inside the task)."""
-    from airflow.sdk import BaseHook
+    """The SFTP target of a customer from its Airflow connection (read inside the task).
 
-    from di_ops.integrations.sftp.upload import SftpTarget
+    Source: docs/pipelines/cop.md (Connections); the connection is read by
+    :class:`~di_ops.integrations.sftp.hook.DiOpsSftpHook`.
+    """
+    from di_ops.integrations.sftp.hook import DiOpsSftpHook
 
     settings = settings or cop_settings()
-    conn = BaseHook.get_connection(settings.connection_id(customer_id))
-    extra = conn.extra_dejson
-    if extra.get("no_host_key_check"):
-        log.warning("connection %s sets no_host_key_check: ignored, host keys are always checked", conn.conn_id)
-    keys = extra.get("host_key") or []
-    host_keys = tuple([keys] if isinstance(keys, str) else keys)
-    if extra.get("known_hosts"):
-        host_keys += (str(extra["known_hosts"]),)
-    if extra.get("known_hosts_file"):  # known_hosts lines or an OpenSSH .pub file
-        try:
-            host_keys += (Path(str(extra["known_hosts_file"])).read_text(encoding="utf-8"),)
-        except OSError as exc:
-            log.warning("connection %s: known_hosts_file unreadable: %s", conn.conn_id, exc)
-    return SftpTarget(
-        host=conn.host or "",
-        port=int(conn.port or 22),
-        username=conn.login or "",
-        remote_folder=str(extra.get("remote_folder") or settings.remote_folder),
-        host_keys=host_keys,
-        private_key=extra.get("private_key"),
-        key_file=extra.get("key_file"),
-        passphrase=extra.get("private_key_passphrase") or conn.password or None,
-        remote_hash=extra.get("remote_hash", "auto"),
-        timeout=float(extra.get("conn_timeout", 30)),
-    )
+    return DiOpsSftpHook(settings.connection_id(customer_id)).target(settings.remote_folder)
 
 
 def upload_request(
