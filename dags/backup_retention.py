@@ -62,7 +62,9 @@ def _run_dir() -> str:
             "The instant ages are measured from (ISO-8601 with a zone). "
             "Empty: the run's logical date, or its run_after for a manual run."
         ),
-        "customers": customers_param("Only these customer ids (folders at the store root). Empty: every customer."),
+        "customers": customers_param(
+            "Only these customer ids (folders at the store root). Empty: every customer. An unknown id is refused."
+        ),
         "verify_checksums": Param(
             False,
             type="boolean",

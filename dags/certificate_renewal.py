@@ -55,11 +55,11 @@ def build(region: str):  # type: ignore[no-untyped-def]
                 type=["null", "string"],
                 format="date-time",
                 title="Window",
-                description=f"Any instant inside the {region} maintenance window to work in (ISO 8601 with zone). "
-                "Empty: the window this run was scheduled for.",
+                description=f"Any instant inside the {region} maintenance window to work in, with a zone, "
+                "e.g. 2026-12-01T21:30:00-05:00. Empty: the window this run was scheduled for.",
             ),
             "customers": customers_param(
-                "Only these customer ids. Empty: every planned renewal of the window.", nullable=False
+                "Only these customer ids. Empty: every planned renewal of the window. An unknown id is refused."
             ),
             "dry_run": dry_run_param("Select and log; call no admin API, send nothing."),
         },

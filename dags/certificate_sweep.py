@@ -50,7 +50,7 @@ CHANGES_OUTSIDE_OPS_DB = True
             "The instant to plan for (ISO 8601 with zone). Empty: the run's logical date, else run_after."
         ),
         "customers": customers_param(
-            "Only these customer ids. Empty: every customer of the inventory snapshot.", nullable=False
+            "Only these customer ids. Empty: every customer of the inventory snapshot. An unknown id is refused."
         ),
         "lookahead_days": Param(
             certificates_config().sweep.lookahead_days,

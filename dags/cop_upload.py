@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from di_ops.core.params import as_of_param, dry_run_param
+from di_ops.core.params import as_of_param, dry_run_param, id_param
 from di_ops.core.tasks import change_freeze_gate, default_args
 from di_ops.orchestration.deadlines import deadline_alerts
 from di_ops.pipelines.cop.settings import cop_settings
@@ -62,24 +62,32 @@ def _run_facts() -> dict:
         "as_of": as_of_param(
             "Decide as of this instant (ISO 8601 with zone). Empty: the run's logical date / run_after."
         ),
-        "customer_id": Param(
-            None, type=["null", "string"], description="Manual request: the customer id (inventory) to upload to."
+        "customer_id": id_param(
+            "Customer (manual request)",
+            "To request one upload from this form: the customer id as in the inventory. "
+            "Empty: only the inbox requests and the planned uploads are handled.",
         ),
         "cop_file": Param(
             None,
             type=["null", "string"],
-            description="Manual request: the COP file name in the repository, e.g. cmterm-devicepack.cop.sgn.",
+            maxLength=255,
+            title="COP file (manual request)",
+            description="The signed COP file's name in the repository folder, e.g. cmterm-devicepack.cop.sgn. "
+            "Only *.cop.sgn names without a folder are accepted.",
         ),
         "emergency": Param(
             False,
             type="boolean",
-            description="Manual operator request: an emergency COP (next maintenance window, weekend included).",
+            title="Emergency (manual request)",
+            description="An emergency COP: uploaded in the next maintenance window, weekend included.",
         ),
         "origin": Param(
             "operator",
             type="string",
             enum=["operator", "customer"],
-            description="Manual request: operator-initiated, or entered for a customer's service request (uploads now).",
+            title="Requested by (manual request)",
+            description="operator: planned into a maintenance window with a change notice; "
+            "customer: entered for the customer's own service request, uploaded now.",
         ),
     },
 )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from di_ops.core.params import as_of_param, customers_param
+from di_ops.core.params import as_of_param, customers_param, date_param, regions_param
 from di_ops.core.tasks import AS_OF_PARAM, default_args
 from di_ops.orchestration.deadlines import deadline_alerts
 from di_ops.pipelines.sla.settings import sla_settings
@@ -53,28 +53,19 @@ CHANGES_OUTSIDE_OPS_DB = False
         AS_OF_PARAM: as_of_param(
             "The instant the audit judges at (ISO-8601 with zone). Empty: the run's logical date."
         ),
-        "period_start": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Period start",
-            description="First opening day audited (region's local date). Empty: start of the configured months.",
+        "period_start": date_param(
+            "Period start",
+            "First day audited, by the day a case was opened in its region (YYYY-MM-DD). "
+            "Empty: the start of the configured number of months before as_of.",
         ),
-        "period_end": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Period end",
-            description="Last opening day audited (region's local date). Empty: the date of as_of.",
+        "period_end": date_param(
+            "Period end",
+            "Last day audited, by the day a case was opened in its region (YYYY-MM-DD). Empty: as_of's date.",
         ),
-        "regions": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            title="Regions",
-            description="Audit only these regions (AMER, APJC, AUS, EMEA). Empty: all.",
+        "regions": regions_param("Audit only cases of these regions. Empty: every region."),
+        "customers": customers_param(
+            "Audit only these customer ids (as in the inventory). Empty: every customer. An unknown id is refused."
         ),
-        "customers": customers_param("Audit only these customer ids. Empty: all.", nullable=False),
     },
 )
 def sla_audit() -> None:

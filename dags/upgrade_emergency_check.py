@@ -46,7 +46,9 @@ CHANGES_OUTSIDE_OPS_DB = True
     params={
         "dry_run": dry_run_param("Assess, plan and report; record and send nothing."),
         "as_of": as_of_param("Decide as of this instant (with a zone). Empty: the run's logical date, else its start."),
-        "customers": customers_param("Only these customer ids. Empty: every customer of the inventory snapshot."),
+        "customers": customers_param(
+            "Only these customer ids. Empty: every customer of the inventory snapshot. An unknown id is refused."
+        ),
     },
 )
 def upgrade_emergency_check() -> None:

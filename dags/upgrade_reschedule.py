@@ -39,6 +39,7 @@ CHANGES_OUTSIDE_OPS_DB = True
             "",
             type="string",
             minLength=1,
+            maxLength=200,
             title="Upgrade id or cluster id",
             description="The upgrade id from the report or notice, or the cluster id of its open upgrade.",
         ),
@@ -50,7 +51,14 @@ CHANGES_OUTSIDE_OPS_DB = True
             description="A date (YYYY-MM-DD: the window opening that local day in the cluster's region) "
             "or a date-time with zone inside a window.",
         ),
-        "reason": Param("", type="string", minLength=1, title="Reason", description="Why the partner moves the date."),
+        "reason": Param(
+            "",
+            type="string",
+            minLength=1,
+            maxLength=1000,
+            title="Reason",
+            description="Why the partner moves the date.",
+        ),
         "as_of": as_of_param(
             "When the partner's request reached the operator (with a zone). Empty: the run's start. "
             "At most 24 h before the run (setting reschedule_max_backdate_hours), never before the notice "

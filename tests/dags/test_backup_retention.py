@@ -87,12 +87,17 @@ def test_dry_run_deletes_nothing_but_plans_everything(airflow_db, dagbag, ops_sq
     assert count_rows(engine, "retention_deletions") == 0
 
 
-def test_as_of_a_year_ahead_deletes_nothing_that_the_real_clock_retains(  # type: ignore[no-untyped-def]
-    airflow_db, dagbag, ops_sqlite, data_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_as_of_a_year_ahead_is_refused_on_a_real_run_and_a_dry_run_shows_the_invariant(  # type: ignore[no-untyped-def]
+    airflow_db, dagbag, ops_sqlite, data_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_sink
 ) -> None:
-    """The reproduction through dag.test(): 6 nights of good backups 10-15 days old by the real clock,
-    as_of a year ahead. The plan by as_of alone would prune 3 of 6 per series (not above the guard's
-    half); the retention invariant holds them, the run deletes nothing and says why."""
+    """6 nights of good backups 10-15 days old by the real clock, as_of a year ahead.
+
+    A real run is refused by its first task (no retry, no on-call mail, one audit row) before the
+    store is read. A dry run may look at that instant: the plan by as_of alone would prune 3 of 6 per
+    series; the retention invariant (the real clock) holds them, and the summary says why."""
+    from di_ops.core.request import AUDIT_REFUSED
+    from di_ops.db.schema import audit_log
+
     root = tmp_path / "six-nights"
     now = datetime.now(UTC)
     for customer in ("C001", "C002"):
@@ -102,12 +107,21 @@ def test_as_of_a_year_ahead_deletes_nothing_that_the_real_clock_retains(  # type
     monkeypatch.setenv("AIRFLOW_CONN_DI_BACKUP_STORE", fs_connection(root))
     before = remaining(root)
     as_of = now + timedelta(days=365, hours=1)
-    run = dagbag.get_dag("backup_retention").test(run_conf={"as_of": as_of.isoformat()})
+    dag = dagbag.get_dag("backup_retention")
+
+    refused = dag.test(run_conf={"as_of": as_of.isoformat()})
+    states = _states(refused)
+    assert refused.state == "failed" and "success" not in states.values(), states
+    assert remaining(root) == before and not (data_dir / "retention" / "runs").exists()
+    assert list(smtp_sink.glob("*.eml")) == []  # a refusal alerts nobody
+    with make_engine(ops_sqlite).connect() as conn:
+        rows = conn.execute(select(audit_log.c.detail).where(audit_log.c.action == AUDIT_REFUSED)).scalars().all()
+    assert rows and all(r["param"] == "as_of" and "lies after the run's start" in r["reason"] for r in rows)
+
+    run = dag.test(run_conf={"as_of": as_of.isoformat(), "dry_run": True})
     states = _states(run)
     assert run.state == "success", states
-    assert states["approve_pruning"] == "skipped" and states["delete_pruned"] == "success"
     assert remaining(root) == before
-
     (folder,) = (data_dir / "retention" / "runs").iterdir()
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["deleted"] == 0 and summary["plan"] == {"keep": 12, "hold": 12}
@@ -117,8 +131,3 @@ def test_as_of_a_year_ahead_deletes_nothing_that_the_real_clock_retains(  # type
         and h["reason"].endswith("lies 365 days after the run")
         for h in summary["held_by_invariant"]
     )
-    from di_ops.db.schema import audit_log
-
-    with make_engine(ops_sqlite).connect() as conn:
-        (entry,) = conn.execute(select(audit_log.c.detail).where(audit_log.c.action == "retention.run")).scalars().all()
-    assert entry["deleted"] == 0 and entry["held_by_invariant"] == 12

@@ -231,7 +231,7 @@ def test_a_window_closed_without_a_run_is_missed_alerted_and_replanned_through_t
     assert dag.test(run_conf=_conf()).state == "success"
     closed = earliest_change_window("APJC", datetime.fromisoformat(FRIDAY_MORNING)).end.astimezone(UTC)
 
-    run = dag.test(run_conf=_conf(as_of=closed.isoformat()))  # no run fell inside the window
+    run = dag.test(run_conf=_conf(as_of=closed.isoformat()), run_after=closed)  # no run fell inside the window
     assert run.state == "success"
     row = _requests(engine)["op-locale-C002.json"]
     assert (row["status"], row["sequence"], row["misses"][-1]["window_end"]) == ("planned", 1, closed.isoformat())

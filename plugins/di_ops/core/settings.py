@@ -287,6 +287,9 @@ class PipelinesConfig(FrozenModel):
     alerts: AlertSettings
     deadlines: DeadlineSettings
     backup_store: BackupStoreSettings = Field(default_factory=BackupStoreSettings)
+    # A run that changes anything may not decide for an as_of after its own start plus this much
+    # (clocks of the operator's machine and the scheduler differ a little); a dry run may use any.
+    as_of_clock_skew_minutes: float = Field(default=5, ge=0, le=24 * 60)
 
 
 # --- loading --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from di_ops.core.refusals import Refusal, is_refusal
+from di_ops.core.request import check_request, record_refusal
 from di_ops.core.settings import pipelines
 from di_ops.rules.timestamps import parse_instant
 
@@ -54,6 +55,7 @@ def notify_failure(context: Any) -> None:
     here, when the callback runs in the worker.
     """
     if is_refusal(context.get("exception")):
+        record_refusal(context, context["exception"])
         return
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
@@ -65,7 +67,8 @@ def notify_failure(context: Any) -> None:
 
 def default_args(retries: int | None = None) -> dict[str, Any]:
     """Owner, retries with exponential backoff (30 s doubling to 10 min), an execution timeout
-    (``pipelines.yaml: default_task_timeout_minutes``) and the failure alert."""
+    (``pipelines.yaml: default_task_timeout_minutes``), the failure alert, and the request check
+    (:func:`di_ops.core.request.check_request`) before every task."""
     cfg = pipelines()
     return {
         "owner": cfg.owner,
@@ -75,6 +78,8 @@ def default_args(retries: int | None = None) -> dict[str, Any]:
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(minutes=cfg.default_task_timeout_minutes),
         "on_failure_callback": [notify_failure],
+        # every task first checks the run's request (unknown conf keys, a future as_of on a real run)
+        "pre_execute": check_request,
     }
 
 

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 OPS_DB_CONN_ID = "di_ops_db"
 
 
+# the ops-DB URLs this process has migrated (once per process, like the cached engines)
+_MIGRATED: set[str] = set()
+
+
 def ops_db_url(conn_id: str = OPS_DB_CONN_ID) -> str:
     """The SQLAlchemy URL of the ops DB from the Airflow connection ``conn_id``.
 
@@ -53,10 +57,11 @@ def ops_db_url(conn_id: str = OPS_DB_CONN_ID) -> str:
 
 def ops_engine(conn_id: str = OPS_DB_CONN_ID, *, migrate: bool = True) -> Engine:
     """An engine on the ops DB, migrated to the current schema (idempotent, cached per process)."""
-    engine = cached_engine(ops_db_url(conn_id))
-    if migrate and not getattr(engine, "_di_ops_migrated", False):
+    url = ops_db_url(conn_id)
+    engine = cached_engine(url)
+    if migrate and url not in _MIGRATED:
         upgrade(engine)
-        engine._di_ops_migrated = True  # type: ignore[attr-defined]
+        _MIGRATED.add(url)
     return engine
 
 

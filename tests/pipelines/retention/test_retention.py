@@ -206,15 +206,26 @@ def test_a_missing_store_connection_fails_without_retries(env, monkeypatch: pyte
         plan_run("no-store")
 
 
-def test_customers_param_restricts_the_run_and_reports_unknown_ids(env) -> None:  # type: ignore[no-untyped-def]
+def test_customers_param_restricts_the_run(env) -> None:  # type: ignore[no-untyped-def]
     root, expected = env
-    run_dir = plan_run("only-c001", customers=["C001", "C999"])
+    run_dir = plan_run("only-c001", customers=["C001"])
     info = json.loads((Path(run_dir) / "run.json").read_text())
-    assert info["customers"] == ["C001"] and info["requested_not_in_store"] == ["C999"]
+    assert info["customers"] == ["C001"]
     rd.delete_pruned(run_dir, dry_run=False)
     after = remaining(root)
     assert after["C001/C001-cucm/CUCM"] == expected["C001/C001-cucm/CUCM"]
     assert len(after["C002/C002-imp/IMP"]) == 7  # other customers untouched
+
+
+def test_an_unknown_customer_is_refused_before_anything_is_planned(env, data_dir) -> None:  # type: ignore[no-untyped-def]
+    from di_ops.core.refusals import Refusal
+
+    root, _ = env
+    before = remaining(root)
+    with pytest.raises(Refusal, match=r"Param customers: 'C999' not in the backup store") as caught:
+        plan_run("unknown", customers=["C001", "C999"])
+    assert caught.value.param == "customers"
+    assert remaining(root) == before and not (data_dir / "retention" / "runs" / "unknown").exists()
 
 
 def test_a_folder_that_changed_since_the_plan_is_not_deleted(env) -> None:  # type: ignore[no-untyped-def]

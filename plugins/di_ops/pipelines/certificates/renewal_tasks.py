@@ -13,10 +13,20 @@ from di_ops.core.tasks import last_try
 
 
 def select_renewals_task(region: str, window: dict[str, Any], context: Mapping[str, Any]) -> list[str]:
-    from di_ops.integrations.opsdb import ops_engine
+    """The window's plan ids; customer ids the latest inventory snapshot does not know are refused."""
+    from di_ops.core.request import unknown_customers_refusal
+    from di_ops.integrations.opsdb import latest_snapshot_id, ops_engine, snapshot_rows
     from di_ops.pipelines.certificates.renewal import select_renewals
 
-    return select_renewals(ops_engine(), region, window, context["params"]["customers"] or None)
+    engine = ops_engine()
+    customers = context["params"]["customers"] or None
+    if customers:
+        snapshot = latest_snapshot_id(engine)
+        known = [c["customer_id"] for c in snapshot_rows(engine, snapshot)["customers"]] if snapshot else []
+        refusal = unknown_customers_refusal(customers, known, f"inventory snapshot {snapshot}")
+        if refusal is not None:
+            raise refusal
+    return select_renewals(engine, region, window, customers)
 
 
 def renew_certificate_task(plan_id: str, window: dict[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:

@@ -254,23 +254,27 @@ def start_sweep(
     customers: list[str] | None,
 ) -> dict[str, Any]:
     """``load_targets``: resolve ``as_of``, pin the inventory snapshot, list the nodes to probe."""
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from di_ops.core.refusals import Refusal, permanent_failure
+    from di_ops.core.request import unknown_customers_refusal
     from di_ops.core.tasks import resolve_as_of
     from di_ops.integrations.opsdb import latest_snapshot_id, ops_engine, pin_snapshot, snapshot_rows
 
     try:
         as_of = resolve_as_of(as_of_param, logical_date, run_after)
     except ValueError as exc:
-        raise AirflowFailException(str(exc)) from exc
+        raise Refusal(str(exc), param="as_of") from exc
     engine = ops_engine()
     if latest_snapshot_id(engine) is None:
         # Not pinned yet: inventory_sync may still be loading (e.g. both queued at once); a retry may succeed.
         raise InventoryNotLoaded("the ops DB holds no inventory snapshot yet; run inventory_sync first")
     snapshot = pin_snapshot(engine, dag_id, run_id, as_of, run_after)
     if snapshot is None:  # this run was pinned before any snapshot existed: a retry cannot change that
-        raise AirflowFailException("this run pinned no inventory snapshot; trigger a new run")
+        raise permanent_failure("this run pinned no inventory snapshot; trigger a new run")
     rows = snapshot_rows(engine, snapshot)
+    known = (c["customer_id"] for c in rows["customers"])
+    refusal = unknown_customers_refusal(customers, known, f"inventory snapshot {snapshot}")
+    if refusal is not None:
+        raise refusal
     targets = build_targets(rows, customers)
     log.info("as_of %s, snapshot %s: %d nodes to probe", as_of.isoformat(), snapshot, len(targets))
     return {"as_of": as_of.astimezone(UTC).isoformat(), "snapshot_id": snapshot, "targets": targets}

@@ -335,7 +335,6 @@ def verify_and_report(run_dir: str, dry_run: bool, approval: Mapping[str, Any] |
         "series_below_floor": short,
         "kept_backups_missing": kept_missing,
         "held_series": plan["held_series"],
-        "requested_not_in_store": info["requested_not_in_store"],
         "in_inventory_without_backups": info["in_inventory_without_backups"],
         "in_store_not_in_inventory": info["in_store_not_in_inventory"],
         "verified": not short and not kept_missing,

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from di_ops.core.refusals import permanent_failure
+from di_ops.core.refusals import Refusal, permanent_failure
+from di_ops.core.request import unknown_customers_refusal
 from di_ops.core.run_folders import run_folder as folder_for_run
 from di_ops.core.settings import backup_store, data_dir
 from di_ops.core.tasks import resolve_as_of
@@ -104,7 +105,7 @@ def prepare_run(
     try:
         as_of = resolve_as_of(as_of_param, logical_date, run_after).astimezone(UTC)
     except ValueError as exc:
-        raise permanent_failure(str(exc), exc) from exc
+        raise Refusal(str(exc), param="as_of") from exc
     engine = ops_engine()
     snapshot = pin_snapshot(engine, dag_id, run_id, as_of, started_at)
     inventory_customers: set[str] = set()
@@ -114,6 +115,9 @@ def prepare_run(
         in_store = list_customers(store)
         label = store.label
     requested = sorted(set(customers_param)) if customers_param else None
+    refusal = unknown_customers_refusal(requested, in_store, f"the backup store {label}")
+    if refusal is not None:
+        raise refusal
     selected = [c for c in in_store if requested is None or c in requested]
     settings = cfg()
     batches = batch_customers(selected, settings.scan_batch_size, settings.max_scan_tasks)
@@ -128,7 +132,6 @@ def prepare_run(
         "dry_run": dry_run,
         "verify_checksums": verify_checksums,
         "customers": selected,
-        "requested_not_in_store": sorted(set(requested or ()) - set(in_store)),
         "in_store_not_in_inventory": sorted(set(in_store) - inventory_customers) if snapshot else [],
         "in_inventory_without_backups": sorted(inventory_customers - set(in_store)),
         "batches": [{"index": i, "customers": batch} for i, batch in enumerate(batches)],

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from di_ops.core.refusals import permanent_failure
+from di_ops.core.request import unknown_customers_refusal
 from di_ops.core.run_folders import run_folder as folder_for_run
 from di_ops.core.tasks import refused
 from di_ops.pipelines.upgrades.settings import upgrade_settings
@@ -126,9 +127,10 @@ def sweep(
     as_of = as_of.astimezone(UTC)
     inventory = _snapshot(ops_engine(), dag_id, run_id, as_of, started_at)
     wanted = set(customers or [])
-    unknown = wanted - {c["customer_id"] for c in inventory["customers"]}
-    if unknown:
-        raise permanent_failure(f"customers {sorted(unknown)} are not in inventory snapshot {inventory['snapshot_id']}")
+    where = f"inventory snapshot {inventory['snapshot_id']}"
+    refusal = unknown_customers_refusal(wanted, (c["customer_id"] for c in inventory["customers"]), where)
+    if refusal is not None:
+        raise refusal
     in_scope = [c for c in inventory["customers"] if not wanted or c["customer_id"] in wanted]
     ids = {c["customer_id"] for c in in_scope}
     clusters = [c for c in inventory["clusters"] if c["customer_id"] in ids]
