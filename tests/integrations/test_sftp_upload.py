@@ -55,14 +55,6 @@ def _sha(path: Path) -> str:
     return hashlib.sha512(path.read_bytes()).hexdigest()
 
 
-PATHS = pytest.mark.parametrize("path", ["fast", "public"])  # the write paths (TransferTuning.fast_path)
-
-
-def _on(path: str, tuning: TransferTuning | None = None) -> TransferTuning:
-    return replace(tuning or TransferTuning(), fast_path=path == "fast")
-
-
-@PATHS
 @pytest.mark.parametrize(
     "tuning",
     [
@@ -73,14 +65,14 @@ def _on(path: str, tuning: TransferTuning | None = None) -> TransferTuning:
     ids=["local-hash-after", "local-hash-during", "both-hashes-niced-during"],
 )
 def test_happy_path_uploads_verifies_renames_and_a_rerun_is_a_no_op(
-    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, tuning: TransferTuning, path: str
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, tuning: TransferTuning
 ) -> None:
     src = _cop(tmp_path, 3 * MiB + 12345)
-    receipt = upload_file(_target(sshd_lab, sftp_root), src, expected_sha512=_sha(src), tuning=_on(path, tuning))
+    receipt = upload_file(_target(sshd_lab, sftp_root), src, expected_sha512=_sha(src), tuning=tuning)
     final = sftp_root / NAME
     assert final.read_bytes() == src.read_bytes()
     assert not (sftp_root / temp_name(NAME)).exists()
-    assert receipt.outcome == "uploaded" and receipt.write_path == path
+    assert receipt.outcome == "uploaded"
     assert receipt.bytes == receipt.bytes_sent == src.stat().st_size
     assert receipt.sha512 == _sha(src)
     assert receipt.verify_method.startswith("exec sha512")
@@ -93,10 +85,9 @@ def test_happy_path_uploads_verifies_renames_and_a_rerun_is_a_no_op(
     assert final.stat().st_mtime_ns == mtime
 
 
-@PATHS
 @pytest.mark.parametrize("fraction", [0.05, 0.4, 0.85])
 def test_a_link_killed_mid_upload_resumes_and_never_shows_a_partial_final_file(
-    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, cutting_proxy, fraction: float, path: str
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, cutting_proxy, fraction: float
 ) -> None:  # type: ignore[no-untyped-def]
     size = 8 * MiB
     src = _cop(tmp_path, size, seed=int(fraction * 100))
@@ -107,7 +98,7 @@ def test_a_link_killed_mid_upload_resumes_and_never_shows_a_partial_final_file(
         seen_final.append(final.exists())
 
     target = _target(sshd_lab, sftp_root, port=cutting_proxy.port)
-    tuning = _on(path, TransferTuning(max_outstanding=4))  # report progress often
+    tuning = TransferTuning(max_outstanding=4)  # report progress often
     cutting_proxy.cut_after = int(size * fraction)
     with pytest.raises(UploadInterrupted):
         upload_file(target, src, expected_sha512=_sha(src), progress=watch, tuning=tuning)
@@ -117,7 +108,7 @@ def test_a_link_killed_mid_upload_resumes_and_never_shows_a_partial_final_file(
 
     cutting_proxy.cut_after = None
     receipt = upload_file(target, src, expected_sha512=_sha(src), progress=watch, tuning=tuning)
-    assert seen_final and receipt.write_path == path
+    assert seen_final
     assert final.read_bytes() == src.read_bytes()
     assert not partial.exists()
     assert not any(seen_final)
@@ -193,10 +184,9 @@ def test_a_local_file_changed_during_the_transfer_is_refused(
     assert not (sftp_root / NAME).exists() and not (sftp_root / temp_name(NAME)).exists()
 
 
-@PATHS
 @pytest.mark.parametrize("step", [0, 1 * MiB], ids=["whole-file", "streamed"])
 def test_a_remote_checksum_mismatch_is_refused_and_the_temp_removed(
-    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, step: int, path: str
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, step: int
 ) -> None:
     src = _cop(tmp_path, 4 * MiB)
     partial = sftp_root / temp_name(NAME)
@@ -211,40 +201,10 @@ def test_a_remote_checksum_mismatch_is_refused_and_the_temp_removed(
             _target(sshd_lab, sftp_root),
             src,
             progress=corrupt,
-            tuning=_on(path, TransferTuning(max_outstanding=2, stream_hash_bytes=step)),
+            tuning=TransferTuning(max_outstanding=2, stream_hash_bytes=step),
         )
     assert not (sftp_root / NAME).exists()
     assert not partial.exists()
-
-
-@pytest.mark.parametrize("version", ["9.0.0", "5.0.2", "4.0.0", "not a version"])
-def test_an_untested_paramiko_falls_back_to_the_public_path_and_still_verifies(
-    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
-) -> None:
-    """The fast path's paramiko internals are used only on the versions it was tested on."""
-    import paramiko
-
-    from di_ops.integrations.sftp.pipelined import fast_path_supported
-
-    assert fast_path_supported()  # the pinned paramiko: the "fast" cases above ran the fast path
-    monkeypatch.setattr(paramiko, "__version__", version)
-    assert not fast_path_supported()
-    src = _cop(tmp_path, 2 * MiB + 3)
-    receipt = upload_file(_target(sshd_lab, sftp_root), src, expected_sha512=_sha(src))
-    assert (receipt.outcome, receipt.write_path, receipt.verify_method) == ("uploaded", "public", "exec sha512")
-    assert receipt.sha512 == _sha(src) == _sha(sftp_root / NAME)
-    # and a wrong byte on the server is still caught on the public path
-    (sftp_root / NAME).unlink()
-    partial = sftp_root / temp_name(NAME)
-
-    def corrupt(_end: int) -> None:
-        if partial.exists() and partial.stat().st_size > 10:
-            with partial.open("r+b") as fh:
-                fh.write(b"\x00" * 10)
-
-    with pytest.raises(ChecksumMismatch, match="remote sha512"):
-        upload_file(_target(sshd_lab, sftp_root), src, progress=corrupt, tuning=TransferTuning(max_outstanding=2))
-    assert not (sftp_root / NAME).exists() and not partial.exists()
 
 
 @pytest.mark.parametrize(
@@ -350,14 +310,13 @@ def test_without_python_on_the_server_the_shell_streams_the_hash(
     assert (sftp_root / NAME).read_bytes() == src.read_bytes()
 
 
-@PATHS
 def test_a_resumed_upload_streams_the_hash_from_the_first_byte(
-    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, cutting_proxy, path: str
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, cutting_proxy
 ) -> None:  # type: ignore[no-untyped-def]
     size = 8 * MiB
     src = _cop(tmp_path, size, seed=7)
     target = _target(sshd_lab, sftp_root, port=cutting_proxy.port)
-    tuning = _on(path, TransferTuning(max_outstanding=2, stream_hash_bytes=1 * MiB))
+    tuning = TransferTuning(max_outstanding=2, stream_hash_bytes=1 * MiB)
     cutting_proxy.cut_after = size // 2
     with pytest.raises(UploadInterrupted):
         upload_file(target, src, expected_sha512=_sha(src), tuning=tuning)
@@ -459,9 +418,8 @@ def test_a_fifo_at_the_temp_name_is_removed_and_a_directory_refused(
     assert (partial / "keep").read_bytes() == b"x" and not (sftp_root / NAME).exists()
 
 
-@PATHS
 def test_a_resume_never_writes_through_a_link_swapped_in_after_the_check(
-    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, canary: Path, path: str
+    sshd_lab: SshdLab, sftp_root: Path, tmp_path: Path, canary: Path
 ) -> None:
     """The race the lstat before the resume cannot close: the temp name becomes a link between the
     check and the open. The handle is compared with the name before the first byte is written."""
@@ -476,7 +434,7 @@ def test_a_resume_never_writes_through_a_link_swapped_in_after_the_check(
     session = Session(_target(sshd_lab, sftp_root), TransferTuning())
     try:
         with src.open("rb") as source, pytest.raises(UploadInterrupted, match="replaced while it was opened"):
-            send_file(session, source, str(partial), 1000, 300_000, NoHash(), TransferTuning(), None, path=path)  # type: ignore[arg-type]
+            send_file(session, source, str(partial), 1000, 300_000, NoHash(), TransferTuning(), None)
     finally:
         session.close()
     assert canary.read_bytes() == src.read_bytes()[:1000]

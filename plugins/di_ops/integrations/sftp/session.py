@@ -117,7 +117,7 @@ class TransferTuning:
     """Throughput knobs (benchmarks/sftp_upload.py measures them against OpenSSH's sftp)."""
 
     packets_per_request: int = 8  # SFTP write = this many full SSH packets (OpenSSH takes <= 256 KiB)
-    # write requests in flight before waiting for the oldest ack: 8 x 256 KiB = 2 MiB, OpenSSH's
+    # write requests in flight before waiting for all their acks: 8 x 256 KiB = 2 MiB, OpenSSH's
     # session window (sshd takes no more before it adjusts the window) and what OpenSSH's sftp
     # keeps in flight (64 x 32 KiB); more only queues in paramiko waiting for window adjustments
     max_outstanding: int = 8
@@ -140,9 +140,6 @@ class TransferTuning:
     # server's streamed hash via ``nice``), taking only CPU the transfer leaves idle; the rest is
     # finished after it. Needs local_hash_after and stream_hash_bytes > 0 to apply to both.
     hash_nice: int = 0
-    # True: the fast write path (di_ops.integrations.sftp.pipelined) when the installed paramiko is
-    # in its tested range; False: always paramiko's public pipelined SFTPFile writes.
-    fast_path: bool = True
 
 
 # --- host keys --------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ from di_ops.integrations.sftp.session import (
     UploadInterrupted,
     remote_sha512,
 )
-from di_ops.integrations.sftp.writer import Progress, RemoteHash, send_file, write_path
+from di_ops.integrations.sftp.writer import Progress, RemoteHash, send_file
 from di_ops.rules.cop import validate_cop_name
 
 __all__ = [
@@ -106,7 +106,6 @@ class UploadReceipt:
     verify_method: str  # "exec sha512" (openssl dgst or sha512sum on the server) | "..., streamed ..." | "read-back"
     host_key_fingerprint: str
     cipher: str
-    write_path: str = "fast"  # fast (di_ops.integrations.sftp.pipelined) | public (paramiko's SFTPFile)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -260,10 +259,8 @@ def _upload(
             verify_method=how,
             host_key_fingerprint=session.host_key_fingerprint,
             cipher=session.cipher,
-            write_path=path,
         )
 
-    path = write_path(tuning)
     final_entry = _entry(session, final)
     if final_entry is not None and final_entry[0] != "file":
         raise TargetConflict(
@@ -308,7 +305,6 @@ def _upload(
                 tuning,
                 progress,
                 remote_stream.acked if remote_stream else None,
-                path,
             )
     finally:
         sent_sha = hasher.hexdigest()

@@ -3,17 +3,11 @@ writes of whole requests, sized to fill whole SSH packets, and the server's hash
 acknowledged bytes.
 
 Source: DOMAIN.md §5 (the checksum must match after the upload) and docs/pipelines/cop.md (The
-upload, Throughput). Two write paths, the same bytes on the server:
-
-- ``fast``: :mod:`di_ops.integrations.sftp.pipelined` (paramiko internals, tested versions only):
-  a sliding window of ``TransferTuning.max_outstanding`` writes;
-- ``public``: paramiko's public pipelined ``SFTPFile`` (``set_pipelined``, a per-handle
-  ``MAX_REQUEST_SIZE`` of one whole request). Every ``max_outstanding`` writes one write is sent
-  unpipelined, which makes paramiko wait for the replies to all writes before it and raise on an
-  error status: the acknowledgement points. Used when ``TransferTuning.fast_path`` is off or the
-  installed paramiko is outside the fast path's tested range.
-
-Either way the whole file is verified afterwards (size and SHA-512), so a write path can slow the
+upload, Throughput). The writes are paramiko's public pipelined ``SFTPFile`` (``set_pipelined``,
+a per-handle ``MAX_REQUEST_SIZE`` of one whole request): no library internals. Every
+``TransferTuning.max_outstanding`` writes one write is sent unpipelined, which makes paramiko
+wait for the replies to all writes before it and raise on an error status: the acknowledgement
+points. The whole file is verified afterwards (size and SHA-512), so the writes can slow the
 upload but never let a wrong byte through.
 """
 
@@ -21,10 +15,9 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Callable
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 from di_ops.integrations.sftp.hashing import HashWhileSending, NoHash
-from di_ops.integrations.sftp.pipelined import fast_path_supported, send_fast
 from di_ops.integrations.sftp.session import (
     ChecksumMismatch,
     Session,
@@ -34,7 +27,6 @@ from di_ops.integrations.sftp.session import (
 )
 
 Progress = Callable[[int], None]  # called with the end of the acknowledged bytes
-WritePath = Literal["fast", "public"]
 
 
 def check_opened(sftp: Any, path: str, handle: Any) -> None:
@@ -56,11 +48,7 @@ def request_size(session: Session, tuning: TransferTuning, handle: bytes) -> int
     return packet * tuning.packets_per_request - (25 + len(handle))
 
 
-def write_path(tuning: TransferTuning) -> WritePath:
-    return "fast" if tuning.fast_path and fast_path_supported() else "public"
-
-
-def send_public(
+def send_pipelined(
     fh: Any,
     source: BinaryIO,
     offset: int,
@@ -70,7 +58,8 @@ def send_public(
     hasher: HashWhileSending | NoHash,
     on_acked: Callable[[int], None],
 ) -> int:
-    """Write ``source[offset:size]`` with paramiko's public pipelined ``SFTPFile.write``."""
+    """Write ``source[offset:size]`` with paramiko's public pipelined ``SFTPFile.write``; returns the
+    bytes sent. ``on_acked(end)`` runs at each acknowledgement point: every byte before ``end`` is written."""
     fh.MAX_REQUEST_SIZE = chunk  # this handle only: one whole request per write call
     fh.seek(offset)
     source.seek(offset)
@@ -102,7 +91,6 @@ def send_file(
     tuning: TransferTuning,
     progress: Progress | None,
     on_acked: Callable[[int], None] | None = None,
-    path: WritePath | None = None,
 ) -> int:
     """Pipelined SFTP writes of ``source[offset:size]`` to ``remote``; returns bytes sent.
 
@@ -124,9 +112,7 @@ def send_file(
         if offset:
             check_opened(sftp, remote, fh)
         chunk = request_size(session, tuning, fh.handle)
-        if (path or write_path(tuning)) == "fast":
-            return send_fast(sftp, fh, source, offset, size, chunk, tuning.max_outstanding, hasher, acked)
-        return send_public(fh, source, offset, size, chunk, tuning.max_outstanding, hasher, acked)
+        return send_pipelined(fh, source, offset, size, chunk, tuning.max_outstanding, hasher, acked)
     finally:
         fh.close()
 
