@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from di_ops.integrations.backup_store import FsStore, SftpStore, StoreError, store_from_connection
+from di_ops.integrations.backup_store import FsStore, StoreError, store_from_connection
+from di_ops.integrations.backup_store_sftp import SftpStore
 from di_ops.integrations.safe_read import parse_instant_ns
 from di_ops.pipelines.retention.scan import scan
 from include.demo.backups import write_backup

@@ -11,13 +11,14 @@ Safety (DOMAIN.md §3: an unreadable manifest stops pruning of its series, it is
 deleted): the scan never follows a link and never reads a special file (a FIFO, a device), reads
 at most ``scan_max_manifest_bytes`` of a manifest, and turns every folder or manifest it cannot
 read, type or store (a link, a name that is not plain UTF-8, JSON nested too deep, a file name
-``..``, a size over 2**63-1, an instant outside 64-bit nanoseconds, a live folder beside its
+``..``, a size over 2**63-1, an instant outside the years of :mod:`di_ops.rules.timestamps`, a live folder beside its
 tombstone) into a :class:`CatalogRecord` whose ``error`` holds its series with the reason; the
 scan goes on with the rest. The checks are in :mod:`di_ops.integrations.safe_read`.
 
 The store is named by the Airflow connection ``di_backup_store``: conn type ``fs`` with
 ``extra.path`` (an absolute folder), or ``sftp`` (host, port, login, password or ``extra.key_file``,
-``extra.path`` the root folder on the server, ``extra.no_host_key_check``).
+``extra.path`` the root folder on the server; host keys are always checked, see
+:mod:`di_ops.integrations.sftp.hook`). The SFTP store is :mod:`di_ops.integrations.backup_store_sftp`.
 
 The scan itself (records, manifests, tombstones) is in :mod:`di_ops.pipelines.retention.scan`.
 paramiko is imported only when an SFTP store is opened.
@@ -25,9 +26,7 @@ paramiko is imported only when an SFTP store is opened.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import posixpath
 import shutil
 import stat
 import threading
@@ -35,11 +34,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
 
 from di_ops.integrations.safe_read import (
     DEFAULT_MAX_MANIFEST_BYTES,
-    HASH_CHUNK,
     RECORD_ERRNOS,
     Entry,
     FdView,
@@ -49,8 +46,6 @@ from di_ops.integrations.safe_read import (
     name_problem,
     open_child_dir,
     open_dir,
-    refusal,
-    sftp_kind,
     shown,
 )
 
@@ -140,7 +135,7 @@ class _PathView(FolderView):
         return self.store.sha256(f"{self.rel}/{name}", limit)
 
 
-def _safe(rel: str) -> str:
+def safe_rel(rel: str) -> str:
     parts = [p for p in rel.split("/") if p]
     if any(p in {".", ".."} for p in parts):
         raise ValueError(f"path {rel!r} leaves the store")
@@ -161,11 +156,11 @@ class FsStore(BackupStore):
         self._parents_lock = threading.Lock()
 
     def _p(self, rel: str) -> str:
-        rel = _safe(rel)
+        rel = safe_rel(rel)
         return os.path.join(self.root, rel) if rel else str(self.root)
 
     def _parts(self, rel: str) -> list[str]:
-        rel = _safe(rel)
+        rel = safe_rel(rel)
         return rel.split("/") if rel else []
 
     def _open_dir(self, rel: str) -> int:
@@ -210,7 +205,7 @@ class FsStore(BackupStore):
 
     @contextmanager
     def folder(self, rel: str) -> Iterator[FolderView]:
-        parent, _, name = _safe(rel).rpartition("/")
+        parent, _, name = safe_rel(rel).rpartition("/")
         if not name:
             fd = self._open_dir(rel)
         else:
@@ -232,12 +227,12 @@ class FsStore(BackupStore):
             os.close(fd)
 
     def read_limited(self, rel: str, limit: int) -> bytes:
-        parent, _, name = _safe(rel).rpartition("/")
+        parent, _, name = safe_rel(rel).rpartition("/")
         with self.folder(parent) as view:
             return view.read_limited(name, limit)
 
     def file_size(self, rel: str) -> int | None:
-        parent, _, name = _safe(rel).rpartition("/")
+        parent, _, name = safe_rel(rel).rpartition("/")
         try:
             with self.folder(parent) as view:
                 return view.file_size(name)
@@ -245,7 +240,7 @@ class FsStore(BackupStore):
             return None
 
     def sha256(self, rel: str, limit: int | None = None) -> str | None:
-        parent, _, name = _safe(rel).rpartition("/")
+        parent, _, name = safe_rel(rel).rpartition("/")
         try:
             with self.folder(parent) as view:
                 return view.sha256(name, (1 << 63) if limit is None else limit)
@@ -283,125 +278,6 @@ class FsStore(BackupStore):
             os.remove(path)
 
 
-class SftpStore(BackupStore):
-    """A folder on an SFTP server (one paramiko SFTPClient; used from one thread)."""
-
-    def __init__(self, client: Any, root: str, *, label: str = "sftp", closer: Any = None) -> None:
-        self.client = client
-        self.root = root.rstrip("/") or "/"
-        self.label = f"{label}:{self.root}"
-        self._closer = closer
-
-    def _p(self, rel: str) -> str:
-        rel = _safe(rel)
-        return posixpath.join(self.root, rel) if rel else self.root
-
-    def list_entries(self, rel: str) -> list[Entry]:
-        path = self._p(rel)
-        name = posixpath.basename(path)
-        try:
-            if _safe(rel):  # the root is the configured store: trusted
-                st = self.client.lstat(path)
-                if st.st_mode is None or not stat.S_ISDIR(st.st_mode):
-                    raise refusal(name, st.st_mode or 0, "a folder")
-            attrs = self.client.listdir_attr(path)
-        except FileNotFoundError:
-            return []
-        except UnicodeDecodeError:  # paramiko decodes every name as UTF-8: one bad name fails the listing
-            raise Unreadable(f"{shown(name)} holds a name that is not valid UTF-8 (not listable over SFTP)") from None
-        return sorted((Entry(a.filename, sftp_kind(a.st_mode)) for a in attrs), key=lambda e: e.name)
-
-    def read_limited(self, rel: str, limit: int) -> bytes:
-        path = self._p(rel)
-        name = posixpath.basename(path)
-        st = self.client.lstat(path)  # lstat before open: a link or a FIFO is refused, not opened
-        if st.st_mode is None or not stat.S_ISREG(st.st_mode):
-            raise refusal(name, st.st_mode or 0, "a regular file")
-        if int(st.st_size or 0) > limit:
-            raise Unreadable(f"{shown(name)} larger than {limit} bytes")
-        with self.client.open(path, "rb") as fh:
-            data = bytes(fh.read(limit + 1))
-        if len(data) > limit:
-            raise Unreadable(f"{shown(name)} larger than {limit} bytes")
-        return data
-
-    def file_size(self, rel: str) -> int | None:
-        try:
-            st = self.client.lstat(self._p(rel))
-        except FileNotFoundError:
-            return None
-        return int(st.st_size) if st.st_mode is not None and stat.S_ISREG(st.st_mode) else None
-
-    def sha256(self, rel: str, limit: int | None = None) -> str | None:
-        if self.file_size(rel) is None:  # lstat first: never through a link, never a FIFO
-            return None
-        digest = hashlib.sha256()
-        left = (1 << 63) if limit is None else limit
-        try:
-            with self.client.open(self._p(rel), "rb") as fh:
-                fh.prefetch()
-                while left > 0 and (chunk := fh.read(min(HASH_CHUNK, left))):
-                    digest.update(chunk)
-                    left -= len(chunk)
-        except (FileNotFoundError, OSError):
-            return None
-        return digest.hexdigest()
-
-    def exists(self, rel: str) -> bool:
-        try:
-            self.client.lstat(self._p(rel))
-        except FileNotFoundError:
-            return False
-        return True
-
-    def rename(self, src: str, dst: str) -> None:
-        if self.exists(dst):
-            raise FileExistsError(dst)
-        self.client.rename(self._p(src), self._p(dst))  # SFTP rename refuses to overwrite
-
-    def _walk(self, path: str) -> Iterator[tuple[str, Any]]:
-        for entry in self.client.listdir_attr(path):
-            yield posixpath.join(path, entry.filename), entry
-
-    def tree_size(self, rel: str) -> int:
-        total = 0
-        stack = [self._p(rel)]
-        while stack:
-            path = stack.pop()
-            try:
-                entries = list(self._walk(path))
-            except FileNotFoundError:
-                continue
-            for child, entry in entries:
-                if entry.st_mode is not None and stat.S_ISDIR(entry.st_mode):
-                    stack.append(child)
-                elif entry.st_mode is not None and stat.S_ISREG(entry.st_mode):
-                    total += int(entry.st_size or 0)
-        return total
-
-    def remove_tree(self, rel: str) -> None:
-        if not rel.strip("/"):
-            raise ValueError("refusing to remove the store root")
-        top = self._p(rel)
-        try:
-            st = self.client.lstat(top)
-        except FileNotFoundError:
-            return
-        if st.st_mode is None or not stat.S_ISDIR(st.st_mode):
-            self.client.remove(top)
-            return
-        for child, entry in self._walk(top):
-            if entry.st_mode is not None and stat.S_ISDIR(entry.st_mode):
-                self.remove_tree(posixpath.relpath(child, self.root))
-            else:
-                self.client.remove(child)
-        self.client.rmdir(top)
-
-    def close(self) -> None:
-        if self._closer is not None:
-            self._closer()
-
-
 def store_from_connection(conn_id: str) -> BackupStore:
     """Open the store named by an Airflow connection (``fs`` with extra.path, or ``sftp``)."""
     from airflow.sdk import BaseHook
@@ -415,6 +291,7 @@ def store_from_connection(conn_id: str) -> BackupStore:
             raise StoreError(f"connection {conn_id}: conn type fs needs the folder in extra.path")
         return FsStore(path)
     if kind == "sftp":  # the connection's extras are read by the hook (strict host-key checking)
+        from di_ops.integrations.backup_store_sftp import SftpStore
         from di_ops.integrations.sftp.hook import DiOpsSftpHook
 
         hook = DiOpsSftpHook(conn_id)
