@@ -163,6 +163,48 @@ def test_dry_run_plans_without_uploading_moving_or_recording(dagbag, cop_world) 
     assert [p["status"] for p in report["dry_run_plan"]] == ["due"]
 
 
+@pytest.mark.parametrize(
+    ("changes", "param", "reason"),
+    [
+        ({"customer_id": "C001", "cop_file": "../../etc/passwd"}, "cop_file", "COP file name"),
+        ({"customer_id": "C001", "cop_file": "ciscocm-fix.cop"}, "cop_file", "COP file name"),
+        ({"customer_id": "C001", "cop_file": "ciscocm-missing-1.cop.sgn"}, "cop_file", "not in the COP repository"),
+        ({"customer_id": "C001"}, "cop_file", "needs both customer_id and cop_file; cop_file is empty"),
+        ({"customer_id": "C999", "cop_file": "cmterm-devicepack15.0.1.13010-1.cop.sgn"}, "customer_id", "C999"),
+    ],
+)
+def test_a_refused_manual_request_fails_the_run_as_a_refusal_after_the_inbox_is_handled(  # type: ignore[no-untyped-def]
+    dagbag, cop_world, changes: dict, param: str, reason: str
+) -> None:
+    """A green run means the request was carried out: the operator's refused request ends the run
+    failed (report task, no retry, no alert mail), naming the Param; the inbox is still handled."""
+    data, sftp = cop_world["data"], cop_world["sftp"]
+    inbox = data / "cop" / "inbox"
+    write_inbox(inbox, {"sr-1001-C001.json": DEMO_REQUESTS["sr-1001-C001.json"]})
+    run = dagbag.get_dag("cop_upload").test(run_conf=_conf(origin="customer", **changes))
+    assert run.state == "failed"
+    tis = {(ti.task_id, ti.map_index): ti for ti in run.get_task_instances()}
+    assert tis[("report", -1)].state == "failed" and tis[("report", -1)].try_number == 1
+    assert tis[("intake", -1)].state == "success"
+    assert not (inbox / "sr-1001-C001.json").exists()  # the inbox request was still handled
+    statuses = {r["status"] for r in _requests(cop_world["engine"]).values()}
+    assert "rejected" in statuses and statuses - {"rejected"} <= {"uploaded"}
+    report = json.loads(next((data / "reports" / "cop_upload").glob("*.json")).read_text())
+    (rejected,) = report["rejected"]
+    assert reason in rejected["reason"] and report["counts"]["rejected"] == 1
+    assert not list(cop_world["outbox"].glob("*.eml")) or all(
+        "failed" not in (message_from_bytes(p.read_bytes())["Subject"] or "") for p in cop_world["outbox"].glob("*.eml")
+    )
+    from di_ops.pipelines.cop.transfer import write_report
+
+    with pytest.raises(Exception, match=rf"^Param {param}: manual request refused") as caught:
+        write_report(
+            {"manual": {"status": "rejected", "param": param, "reason": reason}}, dag_id="d", run_id="r", dry_run=True
+        )
+    assert caught.value.param == param  # type: ignore[attr-defined]
+    assert list((sftp / "C001").glob("*.cop.sgn.part*")) == []
+
+
 def test_a_manual_request_with_a_changed_host_key_fails_the_upload_without_retries(
     dagbag, cop_world, sshd_lab: SshdLab, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]

@@ -207,9 +207,13 @@ def intake(
             new_rows.append((_row(bad, dag_id=dag_id, run_id=run_id, now=now, status="rejected", reason=problem), path))
             continue
         new_rows.append((_evaluate(request, **common), path))
+    manual: dict[str, Any] | None = None
     if params.get("customer_id") or params.get("cop_file"):
         request_id = manual_request_id(dag_id, run_id, str(params.get("customer_id")), str(params.get("cop_file")))
+        missing = [name for name in ("customer_id", "cop_file") if not params.get(name)]
         try:
+            if missing:
+                raise ValueError(f"a manual request needs both customer_id and cop_file; {missing[0]} is empty")
             request = CopRequest(
                 request_id=request_id,
                 source="manual",
@@ -227,6 +231,17 @@ def intake(
             )
         else:
             new_rows.append((_evaluate(request, **common), None))
+        row = new_rows[-1][0]
+        manual = {"request_id": request_id, "status": row["status"], "reason": row["reason"]}
+        if row["status"] == "rejected":
+            reason = str(row["reason"])
+            manual["param"] = (
+                missing[0]
+                if missing
+                else "customer_id"
+                if reason.startswith(("customer ", "no Airflow SFTP connection"))
+                else "cop_file"
+            )
 
     recorded: list[dict[str, Any]] = []
     for row, path in new_rows:
@@ -299,6 +314,7 @@ def intake(
         "rejected": [
             {"request_id": r["request_id"], "reason": r["reason"]} for r in recorded if r["status"] == "rejected"
         ],
+        "manual": manual,
         "missed": review.missed,
         "replanned": review.replanned,
         "awaiting_notice": review.awaiting_notice,

@@ -233,7 +233,8 @@ def write_report(intake_summary: dict[str, Any] | None, *, dag_id: str, run_id: 
     its window). See docs/pipelines/cop.md.
 
     A dry run records no request rows: its requests and counts come from the plan intake returned,
-    so the report counts what intake rejected. The report fails the run when an upload failed
+    so the report counts what intake rejected. A refused manual request (the run's Params) fails
+    the run as a refusal naming the Param, after the inbox was handled. The report fails the run when an upload failed
     (a fault: alerted) or a notice, alert or due upload was not done (the task that tried failed
     and alerted, or refused, itself: the report only keeps the run from ending green, as a refusal).
     """
@@ -333,6 +334,9 @@ def write_report(intake_summary: dict[str, Any] | None, *, dag_id: str, run_id: 
             + "; ".join(f"{r['customer_id']}/{r['cop_file']}: {r['reason']}" for r in failed)
             + (f"; {len(unsent)} notice(s) not sent" if unsent else "")
         )
+    manual = intake_summary.get("manual") or {}
+    if manual.get("status") == "rejected":  # the operator's own request: the run must not end green
+        raise refused(f"Param {manual['param']}: manual request refused: {manual['reason']}", param=manual["param"])
     problems = [f"{key}: {status}" for key, status in unsent.items()]
     problems += [
         f"upload {n['customer_id']}/{n['cop_file']} not done ({n['error'] or n['status']})" for n in not_uploaded
