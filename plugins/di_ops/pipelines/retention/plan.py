@@ -202,8 +202,10 @@ def guard_verdict(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     reasons = []
     if over_share:
         reasons.append(
-            f"{len(over_share)} series would lose more than {settings.max_prune_share_per_series:.0%} of their backups: "
-            + ", ".join(f"{s} ({pruned[s]} of {total[s]})" for s in over_share[:10])
+            f"{len(over_share)} series would lose more than {settings.max_prune_share_per_series:.0%} of their backups"
+            + (f" (showing {SHOWN_SERIES} of {len(over_share)})" if len(over_share) > SHOWN_SERIES else "")
+            + ": "
+            + ", ".join(f"{s} ({pruned[s]} of {total[s]})" for s in over_share[:SHOWN_SERIES])
         )
     if prune_total > settings.max_prune_total:
         reasons.append(f"{prune_total} backups would be pruned (more than {settings.max_prune_total})")
@@ -281,17 +283,37 @@ def write_plan_reports(folder: Path, meta: Mapping[str, Any], rows: Sequence[Map
     tmp.replace(folder / "plan.csv")
 
 
+SHOWN_SERIES = 10  # series named in the guard's reason; the count says when the list is cut
+
+
+def _data_relative(folder: str) -> str:
+    """``folder`` relative to the data folder (the approval shows no server path)."""
+    from di_ops.core.settings import data_dir
+
+    path = Path(folder)
+    try:
+        return path.relative_to(data_dir()).as_posix()
+    except ValueError:
+        return path.name
+
+
 def guard_text(info: Mapping[str, Any], counts: Mapping[str, int], guard: Mapping[str, Any]) -> str:
     """Markdown body of the approval: counts and why the guard tripped."""
     lines = [
         f"**Backup retention run** `{info['run_id']}` on `{info['store']}` (as_of {info['as_of']}).",
         "",
+        *(
+            [f"**as_of is not the run's own time** ({info['run_time']}): ages are measured from the Param.", ""]
+            if info.get("run_time")
+            else []
+        ),
         f"Plan: keep {counts.get('keep', 0)}, prune {counts.get('prune', 0)}, hold {counts.get('hold', 0)}.",
         "",
         "The blast-radius guard stopped the run:",
         *[f"- {reason}" for reason in guard.get("reasons", [])],
         "",
-        f"Full plan: `{info['run_dir']}/plan.csv`. Approve to delete after a fresh re-scan; "
+        f"Full plan: `plan.csv` of this run, in the data folder under `{_data_relative(info['run_dir'])}/`. "
+        "Approve to delete after a fresh re-scan; "
         "Reject (also the default on timeout) deletes nothing.",
     ]
     return "\n".join(lines)

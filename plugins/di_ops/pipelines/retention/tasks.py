@@ -127,6 +127,8 @@ def prepare_run(
         "run_id": run_id,
         "run_dir": str(folder),
         "as_of": as_of.isoformat(),
+        # the run's own instant when the as_of Param moved it (None: as_of is the run's own time)
+        "run_time": None if not as_of_param else (logical_date or run_after).astimezone(UTC).isoformat(),
         "store": label,
         "snapshot_id": snapshot,
         "dry_run": dry_run,
