@@ -145,7 +145,7 @@ def test_a_logged_in_user_lists_the_runs_and_reads_the_report(server: Server) ->
         assert reply.headers["x-content-type-options"] == "nosniff"
     docs = httpx.get(f"{server.base}/sla-reports/runs/_gx_docs/index.html", headers=headers, timeout=10)
     assert docs.status_code == 200
-    for path in (f"runs/{server.folder}/prepared.pkl", "runs/..%2F..%2Fops.db/x", "runs/x/..%2F..%2F..%2Fops.db"):
+    for path in (f"runs/{server.folder}/prepared.parquet", "runs/..%2F..%2Fops.db/x", "runs/x/..%2F..%2F..%2Fops.db"):
         assert httpx.get(f"{server.base}/sla-reports/{path}", headers=headers, timeout=10).status_code == 404, path
 
 

@@ -116,9 +116,10 @@ def test_every_route_sends_the_csp_and_nosniff(site: Site) -> None:
         f"/runs/{site.folder}/cases.csv": "text/csv",
         f"/runs/{site.folder}/quarantine.csv": "text/csv",
         f"/runs/{site.folder}/summary.json": "application/json",
-        f"/runs/{site.folder}/prepared.pkl": None,  # refused: 404, headers all the same
+        f"/runs/{site.folder}/prepared.parquet": None,  # refused: 404, headers all the same
         "/runs/nothing/here.html": None,
     }
+    assert (site.reports / site.folder / "prepared.parquet").is_file()  # it is there, and still not served
     for route, media in routes.items():
         reply = httpx.get(site.base + route, timeout=10)
         assert reply.status_code == (200 if media else 404), route

@@ -31,6 +31,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 DAG_ID = "sla_audit"
 URL_PREFIX = "/sla-reports"
+# the audit's hand-off between tasks (prepared.parquet), never served
+WORKING_SUFFIXES = frozenset({".parquet", ".pkl"})
 COOKIE_NAME = "_token"  # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
 
 CSP = (
@@ -142,7 +144,7 @@ async def run_file(folder: str, path: str, user: Reader) -> FileResponse:
     target = (root / folder / path).resolve()
     if not target.is_relative_to(root / folder) or folder in {"", ".", ".."} or not target.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report file")
-    if target.suffix == ".pkl":  # the run's working copy of the cases, not for the browser
+    if target.suffix.lower() in WORKING_SUFFIXES:  # the run's working copy of the cases, not for the browser
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report file")
     if target.suffix.lower() in INLINE_SUFFIXES:
         return FileResponse(target)

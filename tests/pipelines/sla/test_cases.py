@@ -1,4 +1,4 @@
-"""di_ops.pipelines.sla.cases: the frame forms agree with the scalar rules they apply."""
+"""di_ops.pipelines.sla.cases, .audit, .labels and .figures: the frame forms agree with the scalar rules they apply."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from di_ops.pipelines.sla.cases import default_period, judge_cases, prepare_cases, select_cases
+from di_ops.pipelines.sla.audit import default_period, judge_cases, select_cases
+from di_ops.pipelines.sla.cases import prepare_cases
 from di_ops.rules.severity import impact_for_share, severity_for
 from di_ops.rules.sla import response_status
 
@@ -208,8 +209,8 @@ def _plain(values: pd.Series) -> list[object]:
 
 
 def test_an_export_read_with_arrow_prepares_like_the_same_strings_as_objects(tmp_path: Path) -> None:
-    from di_ops.pipelines.sla.arrow_text import arrow_strings
     from di_ops.pipelines.sla.exports import read_exports
+    from di_ops.pipelines.sla.labels import arrow_strings
     from include.demo.tac_cases import DEMO_END, write_exports
 
     write_exports(tmp_path, cases=3000, end=DEMO_END)
@@ -263,9 +264,9 @@ def test_the_joint_table_and_the_pass_per_dimension_give_the_same_figures(monkey
 def test_label_codes_of_arrow_text_put_missing_values_anywhere_out() -> None:
     import pyarrow as pa
 
-    from di_ops.pipelines.sla.cases import _codes
+    from di_ops.pipelines.sla.labels import label_codes
 
     text = pd.Series(pd.arrays.ArrowStringArray(pa.array([None, "b", "a", None, "b"], type=pa.string())))
-    codes, names = _codes(text)
+    codes, names = label_codes(text)
     assert names == ["a", "b"] and codes.tolist() == [-1, 1, 0, -1, 1]
-    assert _codes(text.astype(object))[0].tolist() == codes.tolist()
+    assert label_codes(text.astype(object))[0].tolist() == codes.tolist()

@@ -65,7 +65,7 @@ def test_a_missing_path_is_reported(tmp_path: Path) -> None:
 
 
 def test_text_stays_in_arrow_buffers_and_only_empty_is_missing(tmp_path: Path) -> None:
-    from di_ops.pipelines.sla.arrow_text import arrow_strings
+    from di_ops.pipelines.sla.labels import arrow_strings
 
     (tmp_path / "a.csv").write_text(
         'case_id,note,region\nA-1,"two\nlines",NA\nA-2,"",null\nA-3, ,"EMEA"\n', encoding="utf-8"

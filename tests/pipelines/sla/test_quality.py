@@ -9,15 +9,17 @@ import pandas as pd
 import pytest
 
 from di_ops.pipelines.sla import quality as gx_quality
-from di_ops.pipelines.sla.cases import parse_instants, prepare_cases
+from di_ops.pipelines.sla.cases import prepare_cases
+from di_ops.pipelines.sla.instants import parse_instants
 from di_ops.pipelines.sla.settings import sla_settings
+from di_ops.pipelines.sla.suite import Rule, rules
 
 AS_OF = datetime(2026, 3, 31, 12, tzinfo=UTC)
 
 
-def _rules(customers: list[str] | None = None) -> list[gx_quality.Rule]:
+def _rules(customers: list[str] | None = None) -> list[Rule]:
     cfg = sla_settings()
-    return gx_quality.rules(
+    return rules(
         not_after=AS_OF,
         future_tolerance=timedelta(minutes=5),
         known_customers=customers,
@@ -53,7 +55,8 @@ def _case(case_id: str, **kw: str | None) -> dict[str, str | None]:
         ("2026-03-02T10:00:00Z", "iso8601"),
         ("2026-03-02 10:00:00+01:00", "iso8601"),
         ("2026-03-02T10:00:00.250-0500", "iso8601"),
-        ("  2026-03-02T10:00Z ", "iso8601"),
+        ("  2026-03-02T10:00:00Z ", "iso8601"),  # blanks around are stripped
+        ("  2026-03-02T10:00Z ", "invalid"),  # seconds left out (rules.timestamps: seconds required)
         ("2026-03-02T10:00:00", "invalid"),  # naive: refused, not guessed
         ("2026-03-02", "invalid"),
         ("2026-02-30T10:00:00Z", "invalid"),
@@ -89,7 +92,8 @@ def test_blocking_rules_name_the_rows_and_escalation_defects_stay_apart(tmp_path
     prepared, missing = prepare_cases(raw)
     assert missing == []
     assert prepared.loc[2, "impact_norm"] == "Localized" and prepared.loc[1, "severity_filed"] == "S1"
-    result = gx_quality.validate(gx_quality.gx_frame(prepared), _rules(["C001"]), run_name="t", run_time=AS_OF)
+    suite = _rules(["C001"])
+    result = gx_quality.validate(gx_quality.gx_frame(prepared, suite), suite, run_name="t", run_time=AS_OF)
     failing = {name: sorted(raw.loc[rows, "case_id"].fillna("(none)")) for name, rows in result.failing.items() if rows}
     assert failing == {
         "case_id_present": ["(none)"],
@@ -116,7 +120,12 @@ def test_a_missing_required_column_fails_every_row_and_file_context_builds_data_
     assert missing == ["urgency"]
     docs = tmp_path / "reports" / "_gx_docs"
     result = gx_quality.validate(
-        gx_quality.gx_frame(prepared), _rules(), run_name="run-1", run_time=AS_OF, gx_root=tmp_path, docs_dir=docs
+        gx_quality.gx_frame(prepared, _rules()),
+        _rules(),
+        run_name="run-1",
+        run_time=AS_OF,
+        gx_root=tmp_path,
+        docs_dir=docs,
     )
     assert result.failing["required_columns"] is None  # None = every row
     assert next(r for r in result.rules if r["rule"] == "required_columns")["failed"] == 2
@@ -125,28 +134,18 @@ def test_a_missing_required_column_fails_every_row_and_file_context_builds_data_
     assert (tmp_path / "gx" / "great_expectations.yml").is_file()
     assert not (tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site").exists()  # only our site
     again = gx_quality.validate(
-        gx_quality.gx_frame(prepared), _rules(), run_name="run-1", run_time=AS_OF, gx_root=tmp_path, docs_dir=docs
+        gx_quality.gx_frame(prepared, _rules()),
+        _rules(),
+        run_name="run-1",
+        run_time=AS_OF,
+        gx_root=tmp_path,
+        docs_dir=docs,
     )
     assert again.docs_page == result.docs_page  # a retry overwrites the same validation page
 
 
 IMG = "<img src=x onerror=\"document.title='pwned'\">"
 SCRIPT = "<script>document.title='pwned'</script>"
-
-
-@pytest.mark.parametrize(
-    ("value", "shown"),
-    [
-        (IMG, "&lt;img src=x onerror=&quot;document.title=&#x27;pwned&#x27;&quot;&gt;"),
-        ("a & b", "a &amp; b"),
-        (["<b>", {"value": "<i>", "count": 2}], ["&lt;b&gt;", {"value": "&lt;i&gt;", "count": 2}]),
-        (("x<", 3), ["x&lt;", 3]),
-        (None, None),
-        (1.5, 1.5),
-    ],
-)
-def test_display_escaped_escapes_every_string_inside(value: object, shown: object) -> None:
-    assert gx_quality.display_escaped(value) == shown
 
 
 def test_data_docs_show_hostile_values_as_text_and_the_checks_see_them_raw(tmp_path: Path) -> None:
@@ -166,9 +165,14 @@ def test_data_docs_show_hostile_values_as_text_and_the_checks_see_them_raw(tmp_p
     rules = _rules(["C001", IMG])  # a hostile inventory customer id is an expectation argument: GX escapes it
     docs = tmp_path / "reports" / "_gx_docs"
     with_docs = gx_quality.validate(
-        gx_quality.gx_frame(prepared), rules, run_name="hostile", run_time=AS_OF, gx_root=tmp_path, docs_dir=docs
+        gx_quality.gx_frame(prepared, _rules()),
+        rules,
+        run_name="hostile",
+        run_time=AS_OF,
+        gx_root=tmp_path,
+        docs_dir=docs,
     )
-    without = gx_quality.validate(gx_quality.gx_frame(prepared), rules, run_name="hostile", run_time=AS_OF)
+    without = gx_quality.validate(gx_quality.gx_frame(prepared, _rules()), rules, run_name="hostile", run_time=AS_OF)
     assert with_docs.failing == without.failing and with_docs.rules == without.rules
     failing = {name: sorted(raw.loc[rows, "case_id"]) for name, rows in with_docs.failing.items() if rows}
     assert failing["customer_known"] == ["X-SCRIPT"]  # IMG is a known customer: the check saw the raw text
@@ -221,3 +225,35 @@ def test_the_retention_gate_data_docs_copy_shows_hostile_catalog_values_as_text(
         assert "<script>document" not in text and "<img src=x" not in text, page
         shown = shown or "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in text
     assert shown  # the values are on the page, as text
+
+
+def test_a_rule_whose_column_is_missing_fails_every_row() -> None:
+    raw = pd.DataFrame([_case("A"), _case("B"), _case("C")]).drop(columns=["case_id"])
+    prepared, missing = prepare_cases(raw)
+    assert missing == ["case_id"]
+    suite = _rules()
+    result = gx_quality.validate(gx_quality.gx_frame(prepared, suite), suite, run_name="t", run_time=AS_OF)
+    by_rule = {r["rule"]: r for r in result.rules}
+    for name in ("required_columns", "case_id_present", "case_id_unique"):
+        assert result.failing[name] is None and by_rule[name]["failed"] == 3, name
+    assert result.failing["urgency_known"] == []
+
+
+def test_a_row_check_that_disagrees_with_gx_is_refused() -> None:
+    """The rows behind each count come from suite.failing_rows; a count GX does not confirm is an error."""
+    prepared, _ = prepare_cases(pd.DataFrame([_case("A"), _case("B")]))
+    suite = _rules()
+    frame = gx_quality.gx_frame(prepared, suite)
+    result = gx_quality.validate(frame, suite, run_name="t", run_time=AS_OF)
+    assert all(r["failed"] == 0 for r in result.rules if r["section"] == "blocking")
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    from di_ops.integrations.gx import ephemeral_context
+
+    context = ephemeral_context()
+    check = gx_quality.checkpoint(context, gx_quality.NAMES, gx_quality.build_suite(suite), gx_quality.RESULT_FORMAT)
+    run = check.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name="t", run_time=AS_OF))
+    (_, validation), *_ = run.run_results.items()
+    other = frame.assign(case_id=pd.Series([None, "B"], index=frame.index, dtype=object))  # not what GX saw
+    with pytest.raises(gx_quality.CountMismatch, match="case_id_present: GX counts 0 failing rows, the row check 1"):
+        gx_quality._outcomes(validation.results, suite, other)  # noqa: SLF001 - the guard itself

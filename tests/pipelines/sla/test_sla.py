@@ -116,7 +116,8 @@ GOLDEN = [
 def test_golden_due_times_through_the_audit_path() -> None:
     import pandas as pd
 
-    from di_ops.pipelines.sla.cases import judge_cases, prepare_cases, select_cases
+    from di_ops.pipelines.sla.audit import judge_cases, select_cases
+    from di_ops.pipelines.sla.cases import prepare_cases
 
     raw = pd.DataFrame(
         [
@@ -228,19 +229,26 @@ def test_history_gives_a_trend_over_runs_and_filters_narrow_the_audit(data_dir: 
 def test_start_audit_refuses_a_missing_export_and_a_reversed_period(data_dir: Path, ops_db: str) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    with pytest.raises(AirflowFailException, match="no TAC case export"):
+    from di_ops.core.refusals import Refusal
+
+    with pytest.raises(AirflowFailException, match="no TAC case export") as caught:
         sla.start_audit({"export_path": str(data_dir / "nothing")}, "r", None, AS_OF)
+    assert isinstance(caught.value, Refusal)  # a wrong export_path Param
     export = _write_csv(data_dir / "in" / "cases.csv", GOOD)
-    with pytest.raises(AirflowFailException, match="after period_end"):
+    with pytest.raises(AirflowFailException, match="after period_end") as caught:
         sla.start_audit(
             {"export_path": str(export), "period_start": "2026-03-10", "period_end": "2026-03-01"}, "r", None, AS_OF
         )
-    with pytest.raises(AirflowFailException, match="no time zone"):
+    assert isinstance(caught.value, Refusal)
+    # core.tasks.resolve_as_of names the missing zone (its wording: "no time zone", now rules.timestamps')
+    with pytest.raises(AirflowFailException, match="no time zone|not a date and time with a zone") as caught:
         sla.start_audit({"export_path": str(export), "as_of": "2026-03-10T00:00:00"}, "r", None, AS_OF)
+    assert isinstance(caught.value, Refusal)  # the operator's Params: refused, no retries, no alert
 
 
 def test_run_folder_names_are_safe() -> None:
-    assert sla.run_folder_name("manual__2026-11-27T08:00:00.123+00:00") == "manual__2026-11-27T08_00_00.123_00_00"
+    """The run folder is named by di_ops.core.run_folders (one rule for every pipeline: ``+`` is kept)."""
+    assert sla.run_folder_name("manual__2026-11-27T08:00:00.123+00:00") == "manual__2026-11-27T08_00_00.123+00_00"
     assert "/" not in sla.run_folder_name("a/../b")
 
 

@@ -1,17 +1,17 @@
-"""Great Expectations gate on the backup catalog (GX 1.x called directly; no Airflow provider).
+"""Great Expectations gate on the backup catalog (GX 1.x set up by :mod:`di_ops.integrations.gx`).
 
 A file Data Context lives in ``<data>/retention/gx``; each run's validation result (JSON) and a
-copy of the Data Docs site are saved in the run folder. Expectations (issue 4, step 2): backup ids
-present and unique, ``taken_at`` parses (ISO-8601 with a zone) and is not after as_of, status in
-the allowed set, file sizes ≥ 0, and the manifest names the series of the folder it sits in
-("one application per series"). The Data Docs show the catalog's values HTML-escaped
-(:func:`di_ops.pipelines.sla.quality.build_escaped_docs`): paths and ids come from the backup store. great_expectations and pandas are imported inside the function.
+copy of the Data Docs site are saved in the run folder. Expectations (docs/pipelines/retention.md,
+``quality_gate``): backup ids present and unique, ``taken_at`` parses (ISO-8601 with a zone) and is
+not after as_of, status in the allowed set, file sizes ≥ 0, and the manifest names the series of the
+folder it sits in ("one application per series"). The Data Docs show the catalog's values
+HTML-escaped (:func:`di_ops.integrations.gx.build_escaped_docs`): paths and ids come from the backup
+store. great_expectations and pandas are imported inside functions.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from collections import defaultdict
 from collections.abc import Sequence
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from di_ops.core.settings import policy
+from di_ops.integrations.gx import Names, build_escaped_docs, checkpoint, file_context, import_gx
 from di_ops.pipelines.retention.scan import CatalogRecord
 
 log = logging.getLogger(__name__)
@@ -60,68 +61,31 @@ def catalog_frame(records: Sequence[CatalogRecord], as_of: datetime) -> Any:
     )
 
 
-def _context(gx_root: Path) -> Any:
-    import great_expectations as gx
-
-    gx_root.mkdir(parents=True, exist_ok=True)
-    context = gx.get_context(mode="file", project_root_dir=str(gx_root))
-    try:
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    except Exception:  # noqa: BLE001 - cosmetic only
-        pass
-    return context
+NAMES = Names(datasource="retention_catalog", asset="catalog", batch="whole_catalog", suite=SUITE, checkpoint=SUITE)
+# A catalog holds thousands of backups, not millions: every failing row's path comes with its result.
+RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["path"]}
 
 
 def _checkpoint(context: Any) -> Any:
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-
-    source = context.data_sources.add_or_update_pandas("retention_catalog")
-    try:
-        asset = source.get_asset("catalog")
-    except LookupError:
-        asset = source.add_dataframe_asset(name="catalog")
-    try:
-        batch = asset.get_batch_definition("whole_catalog")
-    except (KeyError, LookupError):
-        batch = asset.add_batch_definition_whole_dataframe("whole_catalog")
+    gxe = import_gx().expectations
     statuses = list(policy().retention.statuses)
-    suite = context.suites.add_or_update(
-        gx.ExpectationSuite(
-            name=SUITE,
-            expectations=[
-                gxe.ExpectColumnValuesToNotBeNull(column="backup_id"),
-                gxe.ExpectColumnValuesToBeUnique(column="backup_id"),
-                gxe.ExpectColumnValuesToBeInSet(column="taken_at_parses", value_set=[True]),
-                gxe.ExpectColumnValuesToBeBetween(column="age_seconds", min_value=0),
-                gxe.ExpectColumnValuesToBeInSet(column="status", value_set=statuses),
-                gxe.ExpectColumnValuesToBeBetween(column="size_bytes", min_value=0),
-                gxe.ExpectColumnValuesToBeInSet(column="manifest_matches_folder", value_set=[True]),
-            ],
-        )
-    )
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=SUITE, data=batch, suite=suite)
-    )
-    return context.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name=SUITE,
-            validation_definitions=[definition],
-            actions=[],  # Data Docs are built from a display-escaped copy (gx_quality.build_escaped_docs)
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["path"]},
-        )
-    )
+    expectations = [
+        gxe.ExpectColumnValuesToNotBeNull(column="backup_id"),
+        gxe.ExpectColumnValuesToBeUnique(column="backup_id"),
+        gxe.ExpectColumnValuesToBeInSet(column="taken_at_parses", value_set=[True]),
+        gxe.ExpectColumnValuesToBeBetween(column="age_seconds", min_value=0),
+        gxe.ExpectColumnValuesToBeInSet(column="status", value_set=statuses),
+        gxe.ExpectColumnValuesToBeBetween(column="size_bytes", min_value=0),
+        gxe.ExpectColumnValuesToBeInSet(column="manifest_matches_folder", value_set=[True]),
+    ]
+    return checkpoint(context, NAMES, expectations, RESULT_FORMAT)
 
 
 def validate_catalog(
     records: Sequence[CatalogRecord], as_of: datetime, *, gx_root: Path, run_dir: Path, run_id: str
 ) -> dict[str, Any]:
     """Validate the catalog; returns success, failures (path → [(check, detail)]) and held series."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     from di_ops.pipelines.retention.plan import held_series
-    from di_ops.pipelines.sla.quality import build_escaped_docs
 
     failures: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for record in records:
@@ -131,7 +95,7 @@ def validate_catalog(
     statistics: dict[str, Any] = {"rows": len(frame)}
     success = True
     if len(frame):
-        context = _context(gx_root)
+        context = file_context(gx_root)
         result = _checkpoint(context).run(batch_parameters={"dataframe": frame}, run_id=None)
         success = bool(result.success)
         out = run_dir / "gx"

@@ -7,8 +7,9 @@ is line 1) so a quarantined row can be found again.
 
 The files are read with Arrow (pyarrow's multithreaded CSV reader; JSON through Python's
 ``json``) and the text stays in Arrow buffers: the frame's columns are pandas ``str`` columns
-backed by Arrow string arrays (missing = NaN), which :mod:`di_ops.pipelines.sla.cases` reads in C++
-(:mod:`di_ops.pipelines.sla.arrow_text`) instead of as a million Python strings. The label-like columns
+backed by Arrow string arrays in the reader's blocks (missing = NaN), which
+:mod:`di_ops.pipelines.sla.cases` reads with pyarrow's compute functions (:mod:`~di_ops.pipelines.sla.instants`,
+:mod:`~di_ops.pipelines.sla.labels`) instead of as a million Python strings. The label-like columns
 (:data:`DICTIONARY_COLUMNS`: customer, region, impact, urgency, severity, escalation contact
 fields — few distinct values each) are dictionary-encoded by the CSV reader as it parses them
 and arrive as pandas Categoricals of the exported strings (nothing stripped or normalised yet).
@@ -59,7 +60,7 @@ def blank_files(files: list[Path]) -> list[Path]:
 
 def files_without_rows(frame: Any, files: list[Path]) -> list[Path]:
     """The files of ``files`` that gave no row to ``frame`` (a header only, or a JSON ``[]``)."""
-    seen = set(frame[SOURCE_FILE].astype(object)) if SOURCE_FILE in frame.columns else set()
+    seen = set(frame[SOURCE_FILE].dropna().unique()) if SOURCE_FILE in frame.columns else set()
     return [f for f in files if f.name not in seen]
 
 
@@ -137,7 +138,7 @@ def _csv_table(file: Path) -> Any:
         )
     except pa.ArrowInvalid:  # e.g. a row with fewer fields: pandas reads it with the rest missing
         return _pandas_csv_table(file, names)
-    return table.combine_chunks()
+    return table  # in the reader's blocks: a column is combined where a reader needs one array (no copy of all)
 
 
 def _pandas_csv_table(file: Path, names: list[str]) -> Any:
@@ -177,6 +178,7 @@ def read_table(file: Path) -> Any:
 
     Raises :class:`EmptyExport` (naming the file) when it holds nothing, not even a header.
     """
+    import numpy as np
     import pyarrow as pa
 
     if is_blank(file):
@@ -184,10 +186,10 @@ def read_table(file: Path) -> Any:
 
     if file.suffix.lower() == ".csv":
         table = _csv_table(file)
-        lines: Any = range(2, table.num_rows + 2)
+        lines: Any = np.arange(2, table.num_rows + 2, dtype=np.int64)
     else:
         table, lines = _json_table(file)
-    table = table.append_column(SOURCE_FILE, pa.array([file.name] * table.num_rows, type=pa.string()))
+    table = table.append_column(SOURCE_FILE, pa.repeat(pa.scalar(file.name, pa.string()), table.num_rows))
     return table.append_column(LINE, pa.array(lines, type=pa.int64()))
 
 
@@ -206,4 +208,4 @@ def read_exports(path: Path) -> tuple[Any, list[Path]]:
     tables = [read_table(f) for f in files]
     table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
     names = list(dict.fromkeys(name for t in tables for name in t.column_names))  # in order of appearance
-    return table.select(names).combine_chunks().to_pandas(), files
+    return table.select(names).to_pandas(), files

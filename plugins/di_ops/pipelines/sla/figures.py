@@ -3,14 +3,15 @@ n and Wilson interval, misclassification counts both ways, breaches by a column.
 
 Source: DOMAIN.md §7. Counted on label codes (bincount, one joint table when small), never per
 row in Python; the rules come from :mod:`di_ops.rules` (``compliance``, ``normalise_severity``).
-The judged frame comes from :func:`di_ops.pipelines.sla.cases.judge_cases`.
+The judged frame comes from :func:`di_ops.pipelines.sla.audit.judge_cases`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from di_ops.pipelines.sla.cases import SEVERITY_LEVELS, _codes
+from di_ops.pipelines.sla.cases import SEVERITY_LEVELS
+from di_ops.pipelines.sla.labels import label_codes
 from di_ops.rules.severity import normalise_severity
 from di_ops.rules.sla import compliance
 
@@ -22,8 +23,8 @@ def _counts(judged: Any, key: str | None, *, by: str, kinds: Any, n_kinds: int) 
     if key is None:
         key_codes, key_names = np.zeros(len(judged), dtype=np.intp), [""]
     else:
-        key_codes, key_names = _codes(judged[key])
-    by_codes, by_names = _codes(judged[by])
+        key_codes, key_names = label_codes(judged[key])
+    by_codes, by_names = label_codes(judged[by])
     width = len(by_names) * n_kinds
     flat = key_codes * width + by_codes * n_kinds + np.asarray(kinds)
     valid = (key_codes >= 0) & (by_codes >= 0)  # like groupby: missing keys are left out
@@ -58,7 +59,7 @@ class _Cube:
         import numpy as np
 
         self.judged, self.columns, self.kinds, self.n_kinds = judged, columns, kinds, n_kinds
-        coded = [_codes(judged[column]) for column in columns]
+        coded = [label_codes(judged[column]) for column in columns]
         self.names = {column: names for column, (_, names) in zip(columns, coded, strict=True)}
         shape = [len(names) + 1 for _, names in coded] + [n_kinds]
         self.table: Any = None
@@ -257,7 +258,7 @@ def _level_codes(values: Any) -> Any:
     """S1..S4 → 1..4 per row; a missing or unknown severity raises ValueError."""
     import numpy as np
 
-    codes, names = _codes(values)
+    codes, names = label_codes(values)
     table = np.array([SEVERITY_LEVELS.index(n) + 1 if n in SEVERITY_LEVELS else 0 for n in names] + [0])
     levels = table[codes]
     if (levels == 0).any():
