@@ -62,19 +62,32 @@ class SafeDictWriter(csv.DictWriter):  # type: ignore[type-arg]
 def neutralise_frame(frame: Any) -> Any:
     """A copy of a pandas DataFrame whose text columns (object, string, categorical) are neutralised.
 
-    Numeric, boolean and datetime columns are left as they are.
+    Numeric, boolean and datetime columns are left as they are. A categorical column is neutralised
+    once per category; a text column by one vectorised prefix test (only the cells that need it change).
     """
     import pandas as pd
 
     out = frame.copy()
     for column in out.columns:
-        dtype = out[column].dtype
-        if (
-            pd.api.types.is_object_dtype(dtype)
-            or pd.api.types.is_string_dtype(dtype)
-            or isinstance(dtype, pd.CategoricalDtype)
-        ):
-            out[column] = out[column].astype(object).map(neutralise_cell)
+        series = out[column]
+        dtype = series.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            categories = [neutralise_cell(c) for c in dtype.categories]
+            if len(set(categories)) == len(categories):  # "=x" and "'=x" both present: cell by cell below
+                out[column] = series.cat.rename_categories(categories)
+                continue
+        elif not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+            continue
+        values = series.astype(object)
+        try:
+            starts = values.str.startswith(FORMULA_STARTS, na=False).astype(bool)
+        except AttributeError:  # no text at all in the column (e.g. only numbers as objects)
+            out[column] = values
+            continue
+        if starts.any():  # True only for text cells: a non-text cell gives NaN, read as False
+            values = values.copy()
+            values[starts] = QUOTE + values[starts]
+        out[column] = values
     return out
 
 
