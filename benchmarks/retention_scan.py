@@ -5,7 +5,7 @@ bytes the scan reads. Ours: :func:`di_ops.pipelines.retention.scan.scan` (walk, 
 manifest, stat every listed file) and the columnar retention plan
 (:func:`di_ops.rules.retention_bulk.plan_columns`) over the catalog; reason texts are not rendered
 (the pipeline renders them only for reports). Warm cache (one untimed pass each first), then
-``--repeat`` alternating timed passes, medians reported. Goal (issue 4): ours ≤ 2× the baseline.
+``--repeat`` alternating timed passes, medians reported. Goal (docs/pipelines/retention.md, "Tests and benchmark"): ours ≤ 2× the baseline.
 
 Usage: ``.venv/bin/python benchmarks/retention_scan.py [--backups 100000] [--repeat 5] [--threads 1]``.
 The store is generated once under ``$TMPDIR/di-ops-bench-retention-<backups>/`` and reused.
