@@ -350,3 +350,20 @@ def test_a_complete_export_has_no_warnings(data_dir: Path, ops_db: str) -> None:
     run_dir = Path(result["plan"]["run_dir"])  # type: ignore[index]
     assert json.loads((run_dir / sla.SUMMARY).read_text())["warnings"] == []
     assert 'id="warnings"' not in (run_dir / sla.REPORT).read_text()
+
+
+def test_an_unknown_customer_is_refused_not_reported_as_zero_cases(data_dir: Path, ops_db: str) -> None:
+    """With an inventory snapshot, a customer id it does not know is refused (naming the closest id)
+    before anything is written; no 0-case report joins the managers' index."""
+    from di_ops.core.inventory import read_inventory
+    from di_ops.core.refusals import Refusal
+    from di_ops.integrations.opsdb import ops_engine, store_inventory
+    from include.demo.fleet import write_fleet
+
+    write_fleet(data_dir / "inventory", customers=3)
+    store_inventory(ops_engine(), read_inventory(data_dir / "inventory"), created_at=datetime(2026, 3, 1, tzinfo=UTC))
+    export = _write_csv(data_dir / "in" / "cases.csv", GOOD)
+    with pytest.raises(Refusal, match=r"Param customers: 'C0O2' \(did you mean 'C002'\?\) not in inventory snapshot"):
+        _run(export, "typo", customers=["C001", "C0O2"])
+    assert not list(sla.reports_dir().glob("typo*"))
+    assert count_rows(make_engine(ops_db), "sla_audit_runs") == 0

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from di_ops.core.refusals import permanent_failure
+from di_ops.core.request import unknown_customers_refusal
 from di_ops.core.run_folders import run_folder_name
 from di_ops.core.tasks import refused
 from di_ops.pipelines.sla.settings import export_path, gx_root, reports_dir, sla_settings
@@ -75,6 +76,12 @@ def start_audit(
             "header row); nothing to audit: deliver the export again, or point export_path at a complete one"
         )
     snapshot = pin_snapshot(ops_engine(), DAG_ID, run_id, as_of, run_after or as_of)
+    if params.get("customers") and snapshot is not None:  # not ignored: no 0-case report for a typo
+        refusal = unknown_customers_refusal(
+            params["customers"], _known_customers(snapshot), f"inventory snapshot {snapshot}"
+        )
+        if refusal is not None:
+            raise refusal
     # Default (interprets "no timestamps in the future"): nothing can happen after the export was
     # written (its newest file's mtime), nor is anything judged after as_of; the later of the two is
     # the limit. A run judged at an earlier as_of ignores later events (rules.sla) instead.
