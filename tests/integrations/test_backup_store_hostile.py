@@ -268,7 +268,12 @@ BAD_NAMES = ["..", ".", "", "a\x00b", "a/b", "../../outside/canary.json", "\udce
 GOOD_NAMES = ["a.enc", "backup.tar.enc", "é.ini", "name with space"]
 BAD_SIZES = [-1, 10**20, 2**63, True, False, 1.5, float("nan"), "3", None, [3]]
 # outside the years of di_ops.rules.timestamps (1700-2200): read, then refused as out of range
-BAD_INSTANTS = ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "1699-12-31T23:59:59Z", "2201-01-01T00:00:00Z"]
+BAD_INSTANTS = [
+    "0001-01-01T00:00:00+23:59",
+    "9999-12-31T23:59:59-23:59",
+    "1699-12-31T23:59:59Z",
+    "2201-01-01T00:00:00Z",
+]
 BAD_TEXTS = ["a\x00", "\ud800", "x" * 300, "\u202e", "a\nb"]
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(st.characters(codec=None), max_size=20)
 JSON_ANY = st.recursive(
