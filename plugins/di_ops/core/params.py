@@ -71,10 +71,12 @@ def id_param(title: str, description: str) -> Param:
 
 def regions_param(description: str) -> Param:
     """Regions to restrict the run to (enum of regions.yaml); empty means all."""
+    known = sorted(regions_config().regions)
     return Param(
         None,
         type=["null", "array"],
-        items={"type": "string", "enum": sorted(regions_config().regions)},
+        items={"type": "string", "enum": known},
+        examples=known,  # the trigger form then offers them as a multi-select
         uniqueItems=True,
         title="Regions",
         description=description,
