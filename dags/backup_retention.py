@@ -30,14 +30,13 @@ from airflow.sdk import Param, dag, get_current_context, task
 from di_ops.core.params import as_of_param, customers_param, dry_run_param
 from di_ops.core.tasks import change_freeze_gate, default_args
 from di_ops.orchestration.deadlines import deadline_alerts
-from di_ops.pipelines.retention.approval import RESPONSE_KEY, RecordedApprovalOperator
+from di_ops.pipelines.retention.approval import APPROVAL_TASK_ID, RESPONSE_KEY, RecordedApprovalOperator
 from di_ops.pipelines.retention.settings import retention_settings
 
 DAG_ID = "backup_retention"
 # Deletes backups on the backup store: dry_run Param and the change-freeze gate.
 CHANGES_OUTSIDE_OPS_DB = True
 PLAN_TASK_ID = "plan_retention"
-APPROVAL_TASK_ID = "approve_pruning"
 
 
 def _run_dir() -> str:
@@ -151,12 +150,9 @@ def backup_retention() -> None:
 
     @task(trigger_rule="none_failed")
     def verify() -> dict:
-        from di_ops.pipelines.retention.delete import verify_and_report
+        from di_ops.pipelines.retention.approval import verify_task
 
-        ctx = get_current_context()
-        ti = ctx["ti"]
-        approval = ti.xcom_pull(task_ids=APPROVAL_TASK_ID, key=RESPONSE_KEY)
-        return verify_and_report(_run_dir(), bool(ctx["params"]["dry_run"]), approval)
+        return verify_task(get_current_context(), _run_dir())
 
     gate = change_freeze_gate()
     batches = prepare()

@@ -1,11 +1,11 @@
 """The project's AirflowPlugin: registers only what Airflow must see (timetables, deadline references,
-the listener that resolves an ended run's deadlines, the SLA reports view)."""
+the listeners that resolve an ended run's deadlines and set its note, the SLA reports view)."""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from di_ops.orchestration import deadline_listener
+from di_ops.orchestration import deadline_listener, run_notes
 from di_ops.orchestration.deadlines import REFERENCES
 from di_ops.orchestration.reports_app import URL_PREFIX
 from di_ops.orchestration.reports_app import app as sla_reports_app
@@ -16,8 +16,9 @@ class DiOpsPlugin(AirflowPlugin):
     name = "di_ops"
     timetables = [MaintenanceWindowTimetable]
     deadline_references = list(REFERENCES)
-    # A failed run (or one marked success/failed by hand) never leaves its deadline Pending.
-    listeners = [deadline_listener]
+    # A failed run (or one marked success/failed by hand) never leaves its deadline Pending;
+    # an ended run carries the note its tasks left (a Reject, a refusal).
+    listeners = [deadline_listener, run_notes]
     # The SLA reports app checks the Airflow login itself (di_ops.orchestration.reports_app.require_reader).
     fastapi_apps = [{"app": sla_reports_app, "url_prefix": URL_PREFIX, "name": "SLA reports"}]
     external_views = [

@@ -52,6 +52,9 @@ def test_an_unanswered_approval_times_out_to_reject(cluster: dict[str, Any]) -> 
     assert states["recheck_plan"] == "skipped" and states["delete_pruned"] == "skipped"
     assert states["verify"] == "success"
     assert after == before and len(before) == 5 * 3  # nothing deleted (per backup: manifest + 2 files)
+    # the scheduler's listener (orchestration.run_notes) gave the green run its note
+    note = api.client.get(f"/dags/backup_retention/dagRuns/{run_id}").json()["note"]
+    assert note == "rejected: nothing deleted (no answer within the response timeout: the default ['Reject'] applied)"
 
     engine = create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{cluster['env']['DI_OPS_CLUSTER_OPS_DB']}")
     with engine.connect() as conn:

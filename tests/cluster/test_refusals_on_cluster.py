@@ -80,6 +80,8 @@ def test_refused_runs_fail_without_retries_alerts_or_changes(cluster: dict[str, 
         assert failed and all(ti["try_number"] == 1 for ti in failed), failed  # no retry
         done = {ti["task_id"] for ti in api.task_instances(dag_id, run_id) if ti["state"] == "success"}
         assert done <= {"change_freeze_gate"}, (dag_id, done)  # the gate only reads a Variable
+        note = api.client.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()["note"] or ""
+        assert note.startswith("refused: ") and _param in note, (dag_id, note)  # the run's note says why
     assert _store_digest(store) == before  # nothing deleted
 
     engine = create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{cluster['env']['DI_OPS_CLUSTER_OPS_DB']}")
@@ -96,3 +98,16 @@ def test_refused_runs_fail_without_retries_alerts_or_changes(cluster: dict[str, 
     subjects = [email.message_from_bytes(p.read_bytes())["Subject"] or "" for p in cluster["outbox"].glob("*.eml")]
     for dag_id, _conf, _param in REFUSED_BY_THE_RUN:
         assert not [s for s in subjects if s.startswith(f"[di-ops] {dag_id}.") and s.endswith("failed")], subjects
+
+
+def test_a_dry_run_may_look_ahead_and_its_note_says_so(cluster: dict[str, Any]) -> None:
+    """The same future as_of that a real run is refused for: a dry run decides for it, changes
+    nothing, and the run's note says it looked ahead."""
+    api = cluster["api"]
+    store = cluster["data"] / "backups"
+    before = _store_digest(store)
+    run_id = api.trigger("backup_retention", {"as_of": FUTURE, "dry_run": True})
+    assert api.wait_for_run("backup_retention", run_id, timeout=300) == "success"
+    assert _store_digest(store) == before
+    note = api.client.get(f"/dags/backup_retention/dagRuns/{run_id}").json()["note"] or ""
+    assert note.startswith("dry run as of ") and "after the run's start" in note, note

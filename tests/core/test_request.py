@@ -73,3 +73,21 @@ def test_unknown_customers_are_named_with_their_closest_known_id() -> None:
 def test_a_long_list_of_unknown_customers_is_cut_and_says_how_many_more() -> None:
     refusal = unknown_customers_refusal([f"Z{n:03d}" for n in range(25)], ["C001"], "the store")
     assert refusal is not None and str(refusal).endswith("and 5 more not in the store")
+
+
+@pytest.mark.parametrize(
+    ("as_of", "dry_run", "note"),
+    [
+        ((START + timedelta(days=57, hours=3)).isoformat(), True, "57 days 3 h after the run's start"),
+        ((START + timedelta(days=57)).isoformat(), False, None),  # a real run is refused instead
+        ((START + SKEW).isoformat(), True, None),  # within the allowance: no look-ahead
+        (None, True, None),
+    ],
+)
+def test_a_dry_run_that_looks_ahead_says_so(as_of: str | None, dry_run: bool, note: str | None) -> None:
+    from di_ops.core.request import look_ahead_note
+
+    said = look_ahead_note(as_of, START, dry_run=dry_run, skew=SKEW)
+    assert (said is None) is (note is None)
+    if note:
+        assert said is not None and note in said and said.endswith("nothing changed")

@@ -195,6 +195,15 @@ def test_guard_stops_and_the_approval_decides_both_ways(api_server, ops_sqlite, 
     # answered by a person, not by the timeout (tests/cluster/test_approval_timeout_on_cluster.py)
     assert by_run[approved_run]["detail"]["approval"]["timed_out"] is False
     assert by_run[rejected_run]["detail"]["approval"]["timed_out"] is False
+    # the rejected run leaves its note (the scheduler's listener makes it the DAG-run note when the
+    # run ends: tests/cluster/test_approval_timeout_on_cluster.py; dag.test() runs no listener)
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        notes = {
+            r: client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{r}/taskInstances/verify/xcomEntries/run_note")
+            for r in (approved_run, rejected_run)
+        }
+    assert notes[approved_run].status_code == 404  # an approved run needs no note
+    assert notes[rejected_run].json()["value"] == f"rejected by {USER}: nothing deleted"
 
 
 def test_an_approval_marked_success_by_an_op_user_deletes_nothing(  # type: ignore[no-untyped-def]

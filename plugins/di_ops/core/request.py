@@ -83,9 +83,38 @@ def check_request(context: Mapping[str, Any]) -> None:
         params = context["params"]
         skew = timedelta(minutes=pipelines().as_of_clock_skew_minutes)
         start = dag_run.run_after or datetime.now(UTC)
-        refusal = future_as_of_refusal(params.get("as_of"), start, dry_run=bool(params.get("dry_run")), skew=skew)
+        dry_run = bool(params.get("dry_run"))
+        refusal = future_as_of_refusal(params.get("as_of"), start, dry_run=dry_run, skew=skew)
+        note = look_ahead_note(params.get("as_of"), start, dry_run=dry_run, skew=skew)
+        if refusal is None and note and context["ti"].task_id == _first_task_id(context):
+            from di_ops.core.tasks import push_run_note
+
+            push_run_note(context, note)
     if refusal is not None:
         raise refusal
+
+
+def _first_task_id(context: Mapping[str, Any]) -> str | None:
+    """The task that starts the run (no upstream), by id order; it carries the run's look-ahead note."""
+    roots = sorted(t.task_id for t in context["dag"].tasks if not t.upstream_task_ids)
+    return roots[0] if roots else None
+
+
+def look_ahead_note(as_of_text: Any, run_start: datetime, *, dry_run: bool, skew: timedelta) -> str | None:
+    """A dry run deciding for an instant after its start says so (its note): nothing was changed."""
+    if not dry_run or not as_of_text:
+        return None
+    try:
+        as_of = parse_instant(str(as_of_text), what="Param as_of")
+    except ValueError:
+        return None
+    if as_of <= run_start + skew:
+        return None
+    ahead = as_of - run_start
+    return (
+        f"dry run as of {as_of.astimezone(UTC).isoformat()}, {ahead.days} days {ahead.seconds // 3600} h after the "
+        "run's start: decided for that instant, nothing changed"
+    )
 
 
 def record_refusal(context: Mapping[str, Any], refusal: BaseException) -> None:

@@ -5,6 +5,7 @@ Light to import (DAG files import it at parse time): settings only, no I/O.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,17 @@ def last_try(context: Any) -> bool:
     return bool(ti.try_number > ti.max_tries)
 
 
+RUN_NOTE_KEY = "run_note"  # read by di_ops.orchestration.run_notes when the run ends
+
+
+def push_run_note(context: Any, note: str) -> None:
+    """Give the run a one-line note (set as its DAG-run note when it ends, unless it has one). Never raises."""
+    try:
+        context["ti"].xcom_push(key=RUN_NOTE_KEY, value=note[:1000])
+    except Exception:  # a note is a courtesy: it must not turn a task's outcome into another one
+        logging.getLogger(__name__).exception("could not record the run note %r", note)
+
+
 def notify_failure(context: Any) -> None:
     """``on_failure_callback`` of every task: one e-mail through Airflow's SMTP provider when a task
     has failed for good, unless the failure is a refusal (see :func:`refused`).
@@ -56,6 +68,7 @@ def notify_failure(context: Any) -> None:
     """
     if is_refusal(context.get("exception")):
         record_refusal(context, context["exception"])
+        push_run_note(context, f"refused: {context['exception']}")
         return
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 

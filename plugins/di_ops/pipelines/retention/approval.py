@@ -15,6 +15,7 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
 RESPONSE_KEY = "response"
+APPROVAL_TASK_ID = "approve_pruning"
 REJECTED = "rejected: nothing deleted"
 
 
@@ -114,3 +115,25 @@ def outcome_text(dry_run: bool, approval: Mapping[str, Any], deleted: int) -> st
     if approval["decision"] == "reject":
         return f"{REJECTED} ({approval['reason']})"
     return f"{deleted} deleted"
+
+
+def run_note(summary: Mapping[str, Any]) -> str | None:
+    """The run's note after a guarded run was rejected: "rejected by <user>: nothing deleted"."""
+    approval = summary.get("approval") or {}
+    if summary.get("dry_run") or approval.get("decision") != "reject":
+        return None
+    who = approval.get("approver")
+    return f"rejected by {who}: nothing deleted" if who else f"{REJECTED} ({approval.get('reason')})"
+
+
+def verify_task(context: Mapping[str, Any], run_dir: str) -> dict[str, Any]:
+    """Task ``verify``: check and report the run; after a Reject the run's note says so."""
+    from di_ops.core.tasks import push_run_note
+    from di_ops.pipelines.retention.delete import verify_and_report
+
+    approval = context["ti"].xcom_pull(task_ids=APPROVAL_TASK_ID, key=RESPONSE_KEY)
+    summary = verify_and_report(run_dir, bool(context["params"]["dry_run"]), approval)
+    note = run_note(summary)
+    if note:
+        push_run_note(context, note)
+    return summary

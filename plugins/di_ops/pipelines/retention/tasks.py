@@ -23,7 +23,7 @@ from di_ops.core.settings import backup_store, data_dir
 from di_ops.core.tasks import resolve_as_of
 from di_ops.integrations.backup_store import BackupStore, store_from_connection
 from di_ops.integrations.opsdb import ops_engine, pin_snapshot, snapshot_rows
-from di_ops.pipelines.retention.approval import approval_decision, rejection_text
+from di_ops.pipelines.retention.approval import APPROVAL_TASK_ID, approval_decision, rejection_text
 from di_ops.pipelines.retention.plan import (  # noqa: F401 - re-exported for the DAG and tests
     PLAN_FIELDS,
     basic_checks,
@@ -43,7 +43,6 @@ from di_ops.pipelines.retention.settings import RetentionSettings, retention_set
 
 log = logging.getLogger(__name__)
 
-APPROVAL_TASK_ID = "approve_pruning"
 NO_APPROVAL_TASK_ID = "no_approval_needed"
 
 
