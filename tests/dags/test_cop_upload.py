@@ -205,6 +205,19 @@ def test_a_refused_manual_request_fails_the_run_as_a_refusal_after_the_inbox_is_
     assert list((sftp / "C001").glob("*.cop.sgn.part*")) == []
 
 
+def test_a_dry_run_counts_what_intake_rejected_and_refuses_the_bad_manual_request(dagbag, cop_world) -> None:  # type: ignore[no-untyped-def]
+    """The report of a dry run counts the rejected manual request (it said 0 before) and the run
+    ends as a refusal naming the Param; nothing is recorded or moved."""
+    data = cop_world["data"]
+    run = dagbag.get_dag("cop_upload").test(
+        run_conf=_conf(dry_run=True, customer_id="C001", cop_file="ciscocm-fix.cop", origin="customer")
+    )
+    assert run.state == "failed"
+    report = json.loads(next((data / "reports" / "cop_upload").glob("*.json")).read_text())
+    assert report["dry_run"] is True and report["counts"]["rejected"] == 1 and len(report["rejected"]) == 1
+    assert _requests(cop_world["engine"]) == {}
+
+
 def test_a_manual_request_with_a_changed_host_key_fails_the_upload_without_retries(
     dagbag, cop_world, sshd_lab: SshdLab, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]

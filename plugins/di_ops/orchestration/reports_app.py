@@ -7,8 +7,9 @@ validated by the configured auth manager (signature, expiry, revocation), and th
 be allowed to read the ``sla_audit`` DAG. Anonymous → 401, invalid token or no access → 403.
 
 Routes: ``/`` lists the audit runs (newest first); ``/runs/{folder}/{file}`` serves a run's
-report and CSV exports; ``/runs/_gx_docs/...`` the GX Data Docs. Only files under the reports
-folder are served. Light to import: no I/O and nothing heavy at module level.
+report and CSV exports; ``/runs/_gx_docs/...`` the GX Data Docs; ``/retention/{folder}/{file}`` a
+``backup_retention`` run's files (the approval links its ``plan.csv``), for readers of that DAG.
+Only files under those folders are served. Light to import: no I/O and nothing heavy at module level.
 
 The pages show values from the TAC exports, so every response carries a strict
 Content-Security-Policy (:data:`CSP`: no script at all, no plugin, no form, framed only by the
@@ -30,7 +31,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import FileResponse, HTMLResponse
 
 DAG_ID = "sla_audit"
+RETENTION_DAG_ID = "backup_retention"
 URL_PREFIX = "/sla-reports"
+RETENTION_ROUTE = "/retention"  # a backup_retention run's files (plan.csv, summary.json) for its approver
 # the audit's hand-off between tasks (prepared.parquet), never served
 WORKING_SUFFIXES = frozenset({".parquet", ".pkl"})
 COOKIE_NAME = "_token"  # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
@@ -64,6 +67,15 @@ def _token(request: Request) -> str | None:
 
 async def require_reader(request: Request) -> Any:
     """The Airflow user of the request, allowed to read ``sla_audit``; 401/403 otherwise."""
+    return await _reader_of(request, DAG_ID)
+
+
+async def require_retention_reader(request: Request) -> Any:
+    """The Airflow user of the request, allowed to read ``backup_retention``; 401/403 otherwise."""
+    return await _reader_of(request, RETENTION_DAG_ID)
+
+
+async def _reader_of(request: Request, dag_id: str) -> Any:
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
     from jwt import ExpiredSignatureError, InvalidTokenError
@@ -78,8 +90,8 @@ async def require_reader(request: Request) -> Any:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Token expired: log in to Airflow again") from None
     except InvalidTokenError:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Invalid JWT token") from None
-    if not manager.is_authorized_dag(method="GET", details=DagDetails(id=DAG_ID), user=user):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Not allowed to read the {DAG_ID} DAG")
+    if not manager.is_authorized_dag(method="GET", details=DagDetails(id=dag_id), user=user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Not allowed to read the {dag_id} DAG")
     return user
 
 
@@ -140,7 +152,33 @@ async def index(user: Reader) -> HTMLResponse:
 
 @app.get("/runs/{folder}/{path:path}")
 async def run_file(folder: str, path: str, user: Reader) -> FileResponse:
-    root = _reports_dir()
+    return _serve(_reports_dir(), folder, path)
+
+
+RetentionReader = Annotated[Any, Depends(require_retention_reader)]
+
+
+@app.get(RETENTION_ROUTE + "/{folder}/{path:path}")
+async def retention_file(folder: str, path: str, user: RetentionReader) -> FileResponse:
+    """A backup_retention run's file (the approval links its plan.csv here), for readers of that DAG."""
+    return _serve(_retention_dir(), folder, path)
+
+
+def retention_url(folder: str, name: str) -> str:
+    """The UI path of a retention run's file (what the approval body links to)."""
+    return f"{URL_PREFIX}{RETENTION_ROUTE}/{folder}/{name}"
+
+
+def _retention_dir() -> Path:
+    from di_ops.core.settings import data_dir
+    from di_ops.pipelines.retention.settings import retention_settings
+
+    base = Path(retention_settings().reports_folder)
+    return (base if base.is_absolute() else data_dir() / base).resolve()
+
+
+def _serve(root: Path, folder: str, path: str) -> FileResponse:
+    """``root/folder/path`` when it is a file inside ``root/folder`` and not a working file; 404 otherwise."""
     target = (root / folder / path).resolve()
     if not target.is_relative_to(root / folder) or folder in {"", ".", ".."} or not target.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report file")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from di_ops.pipelines.retention.plan import SHOWN_SERIES, guard_text, guard_verdict
+from di_ops.pipelines.retention.guard import SHOWN_SERIES, guard_text, guard_verdict
 
 
 def _rows(series: int, per_series: int = 4, pruned: int = 3) -> list[dict[str, object]]:
@@ -40,6 +40,7 @@ def test_the_body_shows_no_server_path_and_says_when_as_of_was_moved(data_dir: P
     body = guard_text(_info(data_dir, run_time="2026-12-06T05:00:00+00:00"), {"keep": 59, "prune": 177}, guard)
     assert str(data_dir) not in body and "/srv" not in body.replace("fs:/srv/backups", "")
     assert "under `retention/runs/manual__2026-12-06T02_30_00+00_00/`" in body
+    assert "[plan.csv](/sla-reports/retention/manual__2026-12-06T02_30_00+00_00/plan.csv)" in body
     assert "as_of is not the run's own time** (2026-12-06T05:00:00+00:00)" in body
     assert "(showing 10 of 59)" in body
     assert "as_of is not" not in guard_text(_info(data_dir), {"keep": 1}, guard)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, delete, insert
 from di_ops.core.csv_safe import SafeWriter
 from di_ops.core.settings import policy
 from di_ops.integrations.safe_read import parse_instant_ns
+from di_ops.pipelines.retention.guard import guard_text, guard_verdict  # noqa: F401 - re-exported
 from di_ops.pipelines.retention.scan import CatalogRecord
 from di_ops.pipelines.retention.settings import retention_settings
 from di_ops.rules.retention import DeletionVerdict, deletion_allowed
@@ -185,40 +186,6 @@ def _instant(ns: int | None) -> datetime:
     return datetime.fromtimestamp(ns // 10**9, tz=UTC).replace(microsecond=(ns % 10**9) // 1000)
 
 
-def guard_verdict(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Blast-radius guard: trips when a series would lose more than the configured share, or the total is too high."""
-    settings = retention_settings().guard
-    total: Counter[str] = Counter()
-    pruned: Counter[str] = Counter()
-    for row in rows:
-        series = f"{row['customer_id']}/{row['cluster_id']}/{row['application']}"
-        total[series] += 1
-        pruned[series] += row["action"] == "prune"
-    over_share = sorted(
-        (s for s in pruned if pruned[s] / total[s] > settings.max_prune_share_per_series),
-        key=lambda s: (-pruned[s] / total[s], s),
-    )
-    prune_total = sum(pruned.values())
-    reasons = []
-    if over_share:
-        reasons.append(
-            f"{len(over_share)} series would lose more than {settings.max_prune_share_per_series:.0%} of their backups"
-            + (f" (showing {SHOWN_SERIES} of {len(over_share)})" if len(over_share) > SHOWN_SERIES else "")
-            + ": "
-            + ", ".join(f"{s} ({pruned[s]} of {total[s]})" for s in over_share[:SHOWN_SERIES])
-        )
-    if prune_total > settings.max_prune_total:
-        reasons.append(f"{prune_total} backups would be pruned (more than {settings.max_prune_total})")
-    return {
-        "tripped": bool(reasons),
-        "reasons": reasons,
-        "prune_total": prune_total,
-        "series_over_share": over_share,
-        "max_prune_share_per_series": settings.max_prune_share_per_series,
-        "max_prune_total": settings.max_prune_total,
-    }
-
-
 def write_plan(engine: Engine, dag_id: str, run_id: str, as_of: datetime, rows: Sequence[Mapping[str, Any]]) -> None:
     """Replace this run's plan rows in the ops DB (idempotent) in one transaction."""
     from di_ops.db.tables_retention import retention_plan
@@ -281,42 +248,6 @@ def write_plan_reports(folder: Path, meta: Mapping[str, Any], rows: Sequence[Map
         for row in rows:
             writer.writerow([" | ".join(row[k]) if k == "reasons" else row[k] for k in PLAN_FIELDS])
     tmp.replace(folder / "plan.csv")
-
-
-SHOWN_SERIES = 10  # series named in the guard's reason; the count says when the list is cut
-
-
-def _data_relative(folder: str) -> str:
-    """``folder`` relative to the data folder (the approval shows no server path)."""
-    from di_ops.core.settings import data_dir
-
-    path = Path(folder)
-    try:
-        return path.relative_to(data_dir()).as_posix()
-    except ValueError:
-        return path.name
-
-
-def guard_text(info: Mapping[str, Any], counts: Mapping[str, int], guard: Mapping[str, Any]) -> str:
-    """Markdown body of the approval: counts and why the guard tripped."""
-    lines = [
-        f"**Backup retention run** `{info['run_id']}` on `{info['store']}` (as_of {info['as_of']}).",
-        "",
-        *(
-            [f"**as_of is not the run's own time** ({info['run_time']}): ages are measured from the Param.", ""]
-            if info.get("run_time")
-            else []
-        ),
-        f"Plan: keep {counts.get('keep', 0)}, prune {counts.get('prune', 0)}, hold {counts.get('hold', 0)}.",
-        "",
-        "The blast-radius guard stopped the run:",
-        *[f"- {reason}" for reason in guard.get("reasons", [])],
-        "",
-        f"Full plan: `plan.csv` of this run, in the data folder under `{_data_relative(info['run_dir'])}/`. "
-        "Approve to delete after a fresh re-scan; "
-        "Reject (also the default on timeout) deletes nothing.",
-    ]
-    return "\n".join(lines)
 
 
 # --- the retention invariant (docs/pipelines/retention.md, "Two guarantees") ---------------
