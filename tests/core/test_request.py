@@ -91,3 +91,15 @@ def test_a_dry_run_that_looks_ahead_says_so(as_of: str | None, dry_run: bool, no
     assert (said is None) is (note is None)
     if note:
         assert said is not None and note in said and said.endswith("nothing changed")
+
+
+@pytest.mark.parametrize("text", ["1600-01-01T00:00:00Z", "2026-11-27T02:30:00", "27/11/2026"])
+def test_resolve_as_of_refuses_what_the_rule_refuses_in_every_pipeline(text: str) -> None:
+    """An as_of the trigger form lets through (a year outside 1700-2200 is valid RFC 3339) is still a
+    refusal naming the Param, not a ValueError that would be retried and page on-call."""
+    from di_ops.core.tasks import resolve_as_of
+
+    with pytest.raises(Refusal, match=r"^Param as_of ") as caught:
+        resolve_as_of(text, None, START)
+    assert caught.value.param == "as_of"
+    assert resolve_as_of(None, None, START) == START

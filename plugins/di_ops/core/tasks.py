@@ -100,11 +100,14 @@ def resolve_as_of(param_value: str | None, logical_date: datetime | None, run_af
     """The instant a run decides for: the ``as_of`` Param, else the logical date, else ``run_after``.
 
     Manual runs in Airflow 3 may have no logical date, so ``run_after`` is the fallback.
-    A Param that is not a date-time with a zone (:func:`di_ops.rules.timestamps.parse_instant`) is
-    refused rather than guessed.
+    A Param that is not a date-time with a zone (:func:`di_ops.rules.timestamps.parse_instant`) is a
+    :class:`~di_ops.core.refusals.Refusal` naming ``as_of``, never a guess.
     """
     if param_value:
-        return parse_instant(str(param_value), what="Param as_of")
+        try:
+            return parse_instant(str(param_value), what="Param as_of")
+        except ValueError as exc:  # the operator's input: a refusal (no retries, no alert), in every pipeline
+            raise Refusal(str(exc), param="as_of") from None
     for candidate in (logical_date, run_after):
         if candidate is not None:
             return candidate

@@ -254,15 +254,12 @@ def start_sweep(
     customers: list[str] | None,
 ) -> dict[str, Any]:
     """``load_targets``: resolve ``as_of``, pin the inventory snapshot, list the nodes to probe."""
-    from di_ops.core.refusals import Refusal, permanent_failure
+    from di_ops.core.refusals import permanent_failure
     from di_ops.core.request import unknown_customers_refusal
     from di_ops.core.tasks import resolve_as_of
     from di_ops.integrations.opsdb import latest_snapshot_id, ops_engine, pin_snapshot, snapshot_rows
 
-    try:
-        as_of = resolve_as_of(as_of_param, logical_date, run_after)
-    except ValueError as exc:
-        raise Refusal(str(exc), param="as_of") from exc
+    as_of = resolve_as_of(as_of_param, logical_date, run_after)
     engine = ops_engine()
     if latest_snapshot_id(engine) is None:
         # Not pinned yet: inventory_sync may still be loading (e.g. both queued at once); a retry may succeed.

@@ -62,12 +62,9 @@ def write_summary(
 
 def resolve(params: Mapping[str, Any], logical_date: datetime | None, run_after: datetime | None) -> datetime:
     """``as_of`` of the run (the Param, else the logical date, else run_after), in UTC; a bad Param is refused."""
-    from di_ops.core.tasks import refused, resolve_as_of
+    from di_ops.core.tasks import resolve_as_of
 
-    try:
-        return resolve_as_of(params.get("as_of"), logical_date, run_after).astimezone(UTC)
-    except ValueError as exc:
-        raise refused(str(exc), param="as_of") from exc
+    return resolve_as_of(params.get("as_of"), logical_date, run_after).astimezone(UTC)
 
 
 # --- task bodies (the DAG's tasks call these with the task context) -----------------------------------

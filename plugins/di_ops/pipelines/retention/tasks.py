@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from di_ops.core.refusals import Refusal, permanent_failure
+from di_ops.core.refusals import permanent_failure
 from di_ops.core.request import unknown_customers_refusal
 from di_ops.core.run_folders import run_folder as folder_for_run
 from di_ops.core.settings import backup_store, data_dir
@@ -101,10 +101,7 @@ def prepare_run(
     started_at: datetime,
 ) -> dict[str, Any]:
     """Resolve as_of, pin the inventory snapshot, list the store's customers and batch them for the scan."""
-    try:
-        as_of = resolve_as_of(as_of_param, logical_date, run_after).astimezone(UTC)
-    except ValueError as exc:
-        raise Refusal(str(exc), param="as_of") from exc
+    as_of = resolve_as_of(as_of_param, logical_date, run_after).astimezone(UTC)
     engine = ops_engine()
     snapshot = pin_snapshot(engine, dag_id, run_id, as_of, started_at)
     inventory_customers: set[str] = set()

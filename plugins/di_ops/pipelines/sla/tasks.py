@@ -49,10 +49,7 @@ def start_audit(
     from di_ops.pipelines.sla.audit import default_period
     from di_ops.pipelines.sla.exports import blank_files, export_files, exports_digest
 
-    try:
-        as_of = resolve_as_of(params.get("as_of"), logical_date, run_after).astimezone(UTC)
-    except ValueError as exc:
-        raise refused(str(exc), param="as_of") from exc
+    as_of = resolve_as_of(params.get("as_of"), logical_date, run_after).astimezone(UTC)
     start, end = default_period(as_of, sla_settings().audit.default_period_months)
     start = _date_param(params.get("period_start"), "period_start") or start
     end = _date_param(params.get("period_end"), "period_end") or end
