@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from di_ops.core.inventory import read_inventory
+from di_ops.core.run_folders import run_folder_name
 from di_ops.db.engine import make_engine, upgrade
 from di_ops.integrations.opsdb import store_inventory
 from include.demo.fleet import write_fleet
@@ -294,7 +295,6 @@ def test_a_window_closed_without_a_run_is_missed_alerted_and_replanned_through_t
     to_operator = [m for m in mails if m["To"] in pipelines().alerts.to]
     assert len(mails) == 3 and len(to_operator) == 1  # notice, alert, new notice
     assert "MISSED COP upload window" in to_operator[0]["Subject"]
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run.run_id)
-    report = json.loads((data / "reports" / "cop_upload" / f"{safe}.json").read_text())
+    report = json.loads((data / "reports" / "cop_upload" / f"{run_folder_name(run.run_id)}.json").read_text())
     assert [m["request_id"] for m in report["missed"]] == [row["request_id"]]
     assert report["missed"][0]["alert_status"] == "sent"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from di_ops.core.run_folders import run_folder_name
 from di_ops.db import schema
 from di_ops.db.engine import make_engine
 from di_ops.pipelines.housekeeping.settings import housekeeping_settings
@@ -58,7 +59,9 @@ def test_dry_run_then_real_run_then_rerun(airflow_db, dagbag, ops_sqlite: str, d
         assert (data_dir / rel).exists(), f"{rel} was deleted"
     folders = {p.name for p in (data_dir / "reports/housekeeping").iterdir()}
     assert len(folders) == 2  # both runs' report folders are young: kept
-    summary = json.loads((data_dir / "reports/housekeeping" / _safe(real.run_id) / "summary.json").read_text())
+    summary = json.loads(
+        (data_dir / "reports/housekeeping" / run_folder_name(real.run_id) / "summary.json").read_text()
+    )
     assert summary["outputs"]["deleted"] == 7 and summary["tombstones"]["store_scanned"] is False
     assert "not defined" in summary["tombstones"]["store"]
     assert "tables" in summary["history"]
@@ -66,7 +69,9 @@ def test_dry_run_then_real_run_then_rerun(airflow_db, dagbag, ops_sqlite: str, d
 
     again = dag.test(run_conf=conf(dry_run=False, as_of=None))
     assert again.state == "success"
-    summary = json.loads((data_dir / "reports/housekeeping" / _safe(again.run_id) / "summary.json").read_text())
+    summary = json.loads(
+        (data_dir / "reports/housekeeping" / run_folder_name(again.run_id) / "summary.json").read_text()
+    )
     assert summary["outputs"]["deleted"] == 0
     for rel in keep:
         assert (data_dir / rel).exists()
@@ -86,9 +91,3 @@ def test_the_change_freeze_stops_a_real_run_but_not_a_dry_run(  # type: ignore[n
         assert (data_dir / rel).exists()
     dry = dag.test(run_conf=conf(dry_run=True, as_of=now.isoformat()))
     assert dry.state == "success"
-
-
-def _safe(run_id: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", run_id)

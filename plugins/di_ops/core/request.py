@@ -54,16 +54,24 @@ def unknown_keys_refusal(dag_id: str, conf: Mapping[str, Any], declared: Iterabl
     )
 
 
+def as_of_ahead(as_of_text: Any, run_start: datetime, skew: timedelta) -> datetime | None:
+    """The ``as_of`` Param when it lies after the run's start plus ``skew``, else None (also when
+    empty); ``ValueError`` when it is not a timestamp (:func:`di_ops.rules.timestamps.parse_instant`)."""
+    if not as_of_text:
+        return None
+    as_of = parse_instant(str(as_of_text), what="Param as_of")
+    return as_of if as_of > run_start + skew else None
+
+
 def future_as_of_refusal(as_of_text: Any, run_start: datetime, *, dry_run: bool, skew: timedelta) -> Refusal | None:
     """The refusal of an ``as_of`` later than the run's start (+ ``skew``) on a run that changes anything."""
-    if dry_run or not as_of_text:
+    if dry_run:
         return None
     try:
-        as_of = parse_instant(str(as_of_text), what="Param as_of")
+        as_of = as_of_ahead(as_of_text, run_start, skew)
     except ValueError as exc:
         return Refusal(str(exc), param="as_of")
-    latest = run_start + skew
-    if as_of <= latest:
+    if as_of is None:
         return None
     return Refusal(
         f"Param as_of {as_of.astimezone(UTC).isoformat()} lies after the run's start "
@@ -102,13 +110,13 @@ def _first_task_id(context: Mapping[str, Any]) -> str | None:
 
 def look_ahead_note(as_of_text: Any, run_start: datetime, *, dry_run: bool, skew: timedelta) -> str | None:
     """A dry run deciding for an instant after its start says so (its note): nothing was changed."""
-    if not dry_run or not as_of_text:
+    if not dry_run:
         return None
     try:
-        as_of = parse_instant(str(as_of_text), what="Param as_of")
-    except ValueError:
+        as_of = as_of_ahead(as_of_text, run_start, skew)
+    except ValueError:  # refused by resolve_as_of in the task that reads it
         return None
-    if as_of <= run_start + skew:
+    if as_of is None:
         return None
     ahead = as_of - run_start
     return (

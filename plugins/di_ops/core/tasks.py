@@ -49,12 +49,13 @@ def last_try(context: Any) -> bool:
 
 
 RUN_NOTE_KEY = "run_note"  # read by di_ops.orchestration.run_notes when the run ends
+RUN_NOTE_MAX = 1000  # characters: Airflow's DagRunNote.content is String(1000)
 
 
 def push_run_note(context: Any, note: str) -> None:
     """Give the run a one-line note (set as its DAG-run note when it ends, unless it has one). Never raises."""
     try:
-        context["ti"].xcom_push(key=RUN_NOTE_KEY, value=note[:1000])
+        context["ti"].xcom_push(key=RUN_NOTE_KEY, value=note[:RUN_NOTE_MAX])
     except Exception:  # a note is a courtesy: it must not turn a task's outcome into another one
         logging.getLogger(__name__).exception("could not record the run note %r", note)
 

@@ -14,11 +14,9 @@ from typing import Any
 
 from airflow.listeners import hookimpl
 
+from di_ops.core.tasks import RUN_NOTE_KEY, RUN_NOTE_MAX
+
 log = logging.getLogger(__name__)
-
-from di_ops.core.tasks import RUN_NOTE_KEY  # noqa: E402 - the one name both sides use
-
-MAX_NOTE = 1000  # DagRunNote.content is String(1000)
 
 
 def pushed_note(dag_run: Any, session: Any) -> str | None:
@@ -39,7 +37,7 @@ def pushed_note(dag_run: Any, session: Any) -> str | None:
     if not rows:
         return None
     value = XComModel.deserialize_value(rows[0])
-    return str(value)[:MAX_NOTE] if value else None
+    return str(value)[:RUN_NOTE_MAX] if value else None
 
 
 def apply_run_note(dag_run: Any) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from di_ops.core.run_folders import run_folder_name
 from di_ops.db.tables_cop import cop_leases, cop_requests, cop_uploads
 from di_ops.integrations.opsdb import ops_engine, write_audit
 from di_ops.pipelines.cop.missed import as_utc
@@ -310,8 +311,7 @@ def write_report(intake_summary: dict[str, Any] | None, *, dag_id: str, run_id: 
     }
     folder = settings.folder(settings.reports)
     folder.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    where = folder / f"{safe}.json"
+    where = folder / f"{run_folder_name(run_id)}.json"
     where.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     for receipt in report["uploads"]:
         log.info(
