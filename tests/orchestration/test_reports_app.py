@@ -1,5 +1,6 @@
-"""The SLA reports app inside a real ``airflow api-server``: the Airflow login is required, and the
-report opens from the Airflow UI's link in headless Chromium (screenshot in test-artifacts/)."""
+"""The project's UI apps inside a real ``airflow api-server`` (one server for the module): the SLA
+reports app and the operations console. The Airflow login is required, and the pages open from the
+Airflow UI's menu in headless Chromium (screenshots in test-artifacts/)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class Server:
     data_dir: Path
     folder: str  # the run folder of the one report
     summary: dict
+    changes: dict  # what the console's change calendar must show (tests/orchestration/console_data.py)
 
 
 def _make_report(data_dir: Path) -> tuple[str, dict]:
@@ -48,6 +50,19 @@ def _make_report(data_dir: Path) -> tuple[str, dict]:
     return folder.name, json.loads((folder / sla.SUMMARY).read_text())
 
 
+def _seed_console(data_dir: Path) -> dict:
+    """The ops DB the api-server reads (the embedded default in the data folder) with one change of each kind."""
+    from di_ops.db.engine import make_engine, upgrade
+    from tests.orchestration.console_data import seed
+
+    engine = make_engine(f"sqlite:///{data_dir / 'ops.db'}")
+    upgrade(engine)
+    try:
+        return seed(engine, data_dir / "inventory")
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def server(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("reports") / "data"
@@ -56,6 +71,7 @@ def server(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         mp.setenv("DI_OPS_DATA_DIR", str(data_dir))
         mp.setenv("AIRFLOW_CONN_DI_OPS_DB", json.dumps({"conn_type": "sqlite", "host": str(data_dir / "ops.db")}))
         folder, summary = _make_report(data_dir)
+        changes = _seed_console(data_dir)
     passwords = data_dir.parent / "passwords.json"
     passwords.write_text(json.dumps({"admin": PASSWORD}))
     port = free_port()
@@ -93,7 +109,7 @@ def server(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                     f"airflow api-server did not come up: {(data_dir.parent / 'api-server.log').read_text()[-3000:]}"
                 )
             time.sleep(0.5)
-        yield Server(base, data_dir, folder, summary)
+        yield Server(base, data_dir, folder, summary, changes)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -215,3 +231,97 @@ def test_the_report_opens_from_the_airflow_ui_in_headless_chromium(server: Serve
     finally:
         browser.quit()
     assert (ARTIFACTS / "sla_report.png").stat().st_size > 10_000
+
+
+def _calendar_url(server: Server, route: str = "calendar", query: str = "") -> str:
+    from tests.orchestration.console_data import AS_OF
+
+    return f"{server.base}/di-ops/{route}?as_of={AS_OF.isoformat().replace('+', '%2B')}{query}"
+
+
+def test_the_console_refuses_anonymous_and_forged_requests(server: Server) -> None:
+    for route in ("calendar", "calendar.json", "calendar.ics"):
+        url = _calendar_url(server, route)
+        assert httpx.get(url, timeout=10).status_code == 401, url
+        assert httpx.get(url, headers={"Authorization": "Bearer not.a.jwt"}, timeout=10).status_code == 403, url
+        assert httpx.get(url, cookies={"_token": _forged_jwt()}, timeout=10).status_code == 403, url
+
+
+def test_the_change_calendar_through_the_api_server(server: Server) -> None:
+    from icalendar import Calendar
+
+    headers = {"Authorization": f"Bearer {_token(server)}"}
+    page = httpx.get(_calendar_url(server), headers=headers, timeout=30)
+    assert page.status_code == 200, page.text[:500]
+    assert "script-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    for uid in server.changes["uids"]:
+        assert f'id="{uid}"' in page.text, uid
+    data = httpx.get(_calendar_url(server, "calendar.json", "&region=AMER"), headers=headers, timeout=30).json()
+    shown = {c["uid"] for r in data["regions"] for w in r["windows"] for c in w["changes"]}
+    assert shown == {"upgrade-u-C001", "upgrade-u-C005"} and [r["region"] for r in data["regions"]] == ["AMER"]
+    ics = httpx.get(_calendar_url(server, "calendar.ics", "&kind=upgrade"), headers=headers, timeout=30)
+    assert ics.headers["content-type"].startswith("text/calendar")
+    assert ics.headers["content-disposition"].startswith("attachment;")
+    uids = {str(e["UID"]) for e in Calendar.from_ical(ics.content).walk("VEVENT")}
+    assert uids == {"upgrade-u-C001@di-ops", "upgrade-u-C005@di-ops", "upgrade-u-C012@di-ops"}
+    bad = httpx.get(_calendar_url(server, "calendar.json", "&region=MARS"), headers=headers, timeout=30)
+    assert bad.status_code == 400 and "region: MARS" in bad.text
+
+
+@pytest.mark.slow
+def test_the_change_calendar_opens_from_the_airflow_menu(server: Server, tmp_path: Path) -> None:
+    chromium, driver = (
+        shutil.which("chromium") or "/usr/bin/chromium",
+        shutil.which("chromedriver") or "/usr/bin/chromedriver",
+    )
+    if not (Path(chromium).exists() and Path(driver).exists()):
+        service_missing("chromium", "the Debian chromium and chromium-driver packages are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service as ChromeService
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--window-size=1400,1600"):
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    browser = webdriver.Chrome(service=ChromeService(driver), options=options)
+    wait = WebDriverWait(browser, 40)
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        browser.get(f"{server.base}/")
+        wait.until(ec.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(lambda b: "/auth/login" not in b.current_url)
+        # a category with one page is a button of its own; with several, the "di-ops" menu holds them
+        wait.until(lambda b: b.find_elements(By.XPATH, "//*[text()='di-ops' or @aria-label='Change calendar']"))
+        for menu in browser.find_elements(By.XPATH, "//*[text()='di-ops']"):
+            menu.click()
+        entry = "//*[@aria-label='Change calendar' or text()='Change calendar']"
+        wait.until(ec.element_to_be_clickable((By.XPATH, entry))).click()
+        frame = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='/di-ops/calendar']")))
+        browser.switch_to.frame(frame)
+        wait.until(ec.presence_of_element_located((By.ID, "region-EMEA")))
+        # the real clock decides which windows are shown: the page must list the region and its windows
+        assert browser.find_elements(By.CSS_SELECTOR, "#region-EMEA .window")
+        browser.switch_to.default_content()
+        browser.save_screenshot(str(ARTIFACTS / "change_calendar_in_airflow_ui.png"))
+        browser.get(_calendar_url(server))  # the page alone at the seeded instant, same login cookie
+        row = wait.until(ec.presence_of_element_located((By.ID, "upgrade-u-C012")))
+        assert "missed" in row.text and "C012" in row.text
+        link = row.find_element(By.CSS_SELECTOR, "a")
+        assert link.get_attribute("href").endswith(
+            "/dags/upgrade_eligibility/runs/scheduled__2026-11-09T04%3A00%3A00%2B00%3A00"
+        )
+        browser.save_screenshot(str(ARTIFACTS / "change_calendar.png"))
+    except Exception:
+        browser.save_screenshot(str(ARTIFACTS / "change_calendar_failure.png"))
+        (ARTIFACTS / "change_calendar_failure.html").write_text(browser.page_source)
+        raise
+    finally:
+        browser.quit()
+    assert (ARTIFACTS / "change_calendar.png").stat().st_size > 10_000

@@ -1,0 +1,150 @@
+"""The operations console: a FastAPI app the Airflow api-server mounts at ``/di-ops`` (di_ops_plugin).
+
+Routes (docs/console.md):
+- ``/calendar`` the change calendar page; ``/calendar.json`` the same data; ``/calendar.ics`` the
+  filtered changes as an iCalendar file. Query: ``region``, ``customer``, ``kind``, ``state``
+  (repeatable or comma-separated), ``past_days``, ``coming_days``, ``as_of`` (RFC 3339; default now).
+
+Airflow's own login and permissions (``orchestration.web_auth``): anonymous → 401; a user sees the
+changes of the pipelines whose DAG they may read (certificate_sweep, upgrade_eligibility,
+cop_upload) and gets 403 when that is none. Pages are server-rendered from Jinja2 templates with no
+script and no CDN, under a strict Content-Security-Policy. Light to import: no I/O at module level.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
+
+URL_PREFIX = "/di-ops"
+# the DAG whose read permission shows a kind of change (the uid's prefix)
+DAG_OF_CHANGE = {"certificate": "certificate_sweep", "upgrade": "upgrade_eligibility", "cop": "cop_upload"}
+CSP = (
+    "default-src 'none'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+
+app = FastAPI(title="di-ops console", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@app.middleware("http")
+async def security_headers(request: Request, call_next: Any) -> Response:
+    response: Response = await call_next(request)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+async def console_user(request: Request) -> tuple[Any, frozenset[str]]:
+    """The user and the change kinds (uid prefixes) they may see; 401/403 as in web_auth."""
+    from di_ops.orchestration.web_auth import airflow_user, may_read
+
+    user = await airflow_user(request)
+    readable = frozenset(prefix for prefix, dag_id in DAG_OF_CHANGE.items() if may_read(user, dag_id))
+    if not readable:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "Not allowed to read any of " + ", ".join(sorted(DAG_OF_CHANGE.values()))
+        )
+    return user, readable
+
+
+ConsoleUser = Annotated[tuple[Any, frozenset[str]], Depends(console_user)]
+
+
+def run_link(dag_id: str, run_id: str) -> str:
+    """The Airflow UI page of a DAG run."""
+    return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+def _as_of(request: Request) -> datetime:
+    raw = request.query_params.get("as_of")
+    if not raw:
+        return datetime.now(UTC)
+    from di_ops.rules.timestamps import parse_instant
+
+    try:
+        return parse_instant(raw)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"as_of: {exc}") from None
+
+
+def _calendar_inputs(request: Request, readable: frozenset[str]) -> tuple[Any, list[Any], datetime, list[str]]:
+    from di_ops.orchestration.console.calendar import parse_filters
+    from di_ops.rules.common import known_regions
+
+    regions = list(known_regions())
+    query: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        query.setdefault(key, []).append(value)
+    try:
+        filters = parse_filters(query, regions)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    changes = [c for c in load_changes() if c.uid.split("-", 1)[0] in readable]
+    return filters, changes, _as_of(request), regions
+
+
+def load_changes() -> list[Any]:
+    """Every change in the ops DB; none before the first pipeline run created the tables."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from di_ops.integrations.opsdb import ops_engine
+    from di_ops.orchestration.console.changes import all_changes
+
+    try:
+        return all_changes(ops_engine(migrate=False))
+    except (OperationalError, ProgrammingError):
+        return []
+
+
+@app.get("/calendar", response_class=HTMLResponse)
+async def calendar_page(request: Request, who: ConsoleUser) -> HTMLResponse:
+    from di_ops.core.templating import render
+    from di_ops.orchestration.console.calendar import build_calendar, unplaced
+    from di_ops.orchestration.console.changes import KINDS, STATES
+
+    filters, changes, as_of, regions = _calendar_inputs(request, who[1])
+    html = render(
+        "console_calendar.html.j2",
+        as_of=as_of,
+        calendars=build_calendar(changes, filters, as_of=as_of, regions=regions),
+        unplaced=unplaced(changes, filters),
+        filters=filters,
+        regions=regions,
+        kinds=KINDS,
+        states=STATES,
+        customers=sorted({c.customer_id for c in changes}),
+        run_link=run_link,
+        utc_zone=UTC,
+        query=request.url.query,
+        prefix=URL_PREFIX,
+    )
+    return HTMLResponse(html)
+
+
+@app.get("/calendar.json")
+async def calendar_json(request: Request, who: ConsoleUser) -> JSONResponse:
+    from di_ops.orchestration.console.calendar import as_json, build_calendar, unplaced
+
+    filters, changes, as_of, regions = _calendar_inputs(request, who[1])
+    data = as_json(build_calendar(changes, filters, as_of=as_of, regions=regions), as_of=as_of, filters=filters)
+    data["unplaced"] = [c.as_json() for c in unplaced(changes, filters)]
+    return JSONResponse(data)
+
+
+@app.get("/calendar.ics")
+async def calendar_ics(request: Request, who: ConsoleUser) -> Response:
+    from di_ops.orchestration.console.calendar import in_range
+    from di_ops.orchestration.console.ics_export import calendar_ics as to_ics
+
+    filters, changes, as_of, _ = _calendar_inputs(request, who[1])
+    body = to_ics(in_range(changes, filters, as_of=as_of), dtstamp=as_of)
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="di-ops-changes.ics"'},
+    )

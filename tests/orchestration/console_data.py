@@ -1,0 +1,166 @@
+"""A small ops DB for the console tests: the demo fleet's inventory and one change of each kind and
+state, written through the pipelines' own tables as their code writes them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+AS_OF = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # a Monday
+
+
+def _window(region: str, day: str) -> tuple[datetime, datetime]:
+    from datetime import date
+
+    from di_ops.rules.maintenance import window_opening_on
+
+    w = window_opening_on(region, date.fromisoformat(day))
+    return w.start.astimezone(UTC), w.end.astimezone(UTC)
+
+
+def seed(engine: Engine, inventory_dir: Path) -> dict[str, Any]:
+    """Write the inventory and the changes; return what the tests expect to see."""
+    from di_ops.core.inventory import read_inventory
+    from di_ops.db import schema
+    from di_ops.db.tables_certificates import certificate_plans
+    from di_ops.db.tables_cop import cop_requests
+    from di_ops.db.tables_upgrades import upgrade_plans
+    from di_ops.integrations.opsdb import store_inventory
+    from include.demo.fleet import write_fleet
+
+    write_fleet(inventory_dir)
+    store_inventory(engine, read_inventory(inventory_dir), AS_OF - timedelta(days=20))
+    emea_wed = _window("EMEA", "2026-12-02")
+    amer_thu = _window("AMER", "2026-12-03")
+    emea_past = _window("EMEA", "2026-11-24")
+    aus_sat = _window("AUS", "2026-12-05")
+    cert = {
+        "node_id": "c004-cucm-pub",
+        "serial": "0a1b",
+        "revision": 0,
+        "customer_id": "C004",
+        "cluster_id": "C004-cucm",
+        "region": "EMEA",
+        "host": "c004-cucm-pub.ams.di.example",
+        "port": 8443,
+        "sso_enabled": False,
+        "not_after": emea_wed[0] + timedelta(days=5),
+        "fallbacks": [],
+        "planned_as_of": AS_OF - timedelta(days=15),
+        "dag_id": "certificate_sweep",
+        "run_id": "scheduled__2026-11-15T05:00:00+00:00",
+        "updated_at": AS_OF - timedelta(days=15),
+        "reason": "planned",
+    }
+    notice_at = AS_OF - timedelta(days=15)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(certificate_plans).values(
+                plan_id="c004-cucm-pub/0a1b/r0",
+                status="scheduled",
+                window_start=emea_wed[0],
+                window_end=emea_wed[1],
+                window_weekend=False,
+                **cert,
+            )
+        )
+        conn.execute(
+            insert(certificate_plans).values(
+                plan_id="c008-cucm-pub/0c0d/r0",
+                status="emergency",
+                window_start=aus_sat[0],
+                window_end=aus_sat[1],
+                window_weekend=True,
+                **{**cert, "node_id": "c008-cucm-pub", "serial": "0c0d", "customer_id": "C008", "region": "AUS"},
+            )
+        )
+        conn.execute(
+            insert(schema.notices).values(
+                dedupe_key="certificate:c004-cucm-pub/0a1b/r0",
+                kind="certificate_notice",
+                entity="c004-cucm-pub",
+                recipients=["noc@partner-emea.example"],
+                subject="Planned certificate renewal",
+                status="sent",
+                message_id="<x@di-ops>",
+                dag_id="certificate_sweep",
+                run_id=cert["run_id"],
+                created_at=notice_at,
+                sent_at=notice_at,
+            )
+        )
+        base_upgrade = {
+            "application": "CUCM",
+            "from_version": "14.0 SU3",
+            "target": "15.0 SU2",
+            "triggers": [],
+            "emergency": False,
+            "reschedules": 0,
+            "created_at": AS_OF - timedelta(days=20),
+            "updated_at": AS_OF - timedelta(days=20),
+            "created_run_id": "scheduled__2026-11-09T04:00:00+00:00",
+            "updated_run_id": "scheduled__2026-11-09T04:00:00+00:00",
+        }
+        for upgrade_id, customer, region, state, window, seq, notified in (
+            ("u-C001", "C001", "AMER", "scheduled", amer_thu, 0, AS_OF - timedelta(days=20)),
+            ("u-C005", "C005", "AMER", "proposed", amer_thu, 0, None),
+            ("u-C012", "C012", "EMEA", "missed", emea_past, 1, AS_OF - timedelta(days=30)),
+        ):
+            conn.execute(
+                insert(upgrade_plans).values(
+                    upgrade_id=upgrade_id,
+                    customer_id=customer,
+                    cluster_id=f"{customer}-cucm",
+                    window_region=region,
+                    state=state,
+                    window_start=window[0],
+                    window_end=window[1],
+                    sequence=seq,
+                    notified_at=notified,
+                    **base_upgrade,
+                )
+            )
+        base_cop = {
+            "source": "inbox",
+            "origin": "operator",
+            "emergency": False,
+            "cop_file": "ciscocm.security-fix-v1.cop.sgn",
+            "requested_at": AS_OF - timedelta(days=14),
+            "dag_id": "cop_upload",
+            "run_id": "scheduled__2026-11-16T00:00:00+00:00",
+            "created_at": AS_OF - timedelta(days=14),
+            "updated_at": AS_OF - timedelta(days=14),
+        }
+        conn.execute(
+            insert(cop_requests).values(
+                request_id="r-planned",
+                customer_id="C004",
+                status="planned",
+                window_start=emea_wed[0],
+                window_end=emea_wed[1],
+                notified_at=AS_OF - timedelta(days=14),
+                **base_cop,
+            )
+        )
+        conn.execute(
+            insert(cop_requests).values(
+                request_id="r-rejected", customer_id="C004", status="rejected", reason="bad name", **base_cop
+            )
+        )
+    return {
+        "emea_wed": emea_wed,
+        "amer_thu": amer_thu,
+        "emea_past": emea_past,
+        "aus_sat": aus_sat,
+        "uids": {
+            "certificate-c004-cucm-pub/0a1b/r0": ("certificate", "scheduled", "EMEA"),
+            "certificate-c008-cucm-pub/0c0d/r0": ("emergency", "scheduled", "AUS"),
+            "upgrade-u-C001": ("upgrade", "scheduled", "AMER"),
+            "upgrade-u-C005": ("upgrade", "planned", "AMER"),
+            "upgrade-u-C012": ("upgrade", "missed", "EMEA"),
+            "cop-r-planned": ("cop", "scheduled", "EMEA"),
+        },
+    }
