@@ -38,7 +38,7 @@ def seed(engine: Engine, inventory_dir: Path) -> dict[str, Any]:
     emea_past = _window("EMEA", "2026-11-24")
     aus_sat = _window("AUS", "2026-12-05")
     cert = {
-        "node_id": "c004-cucm-pub",
+        "node_id": "C004-cucm-pub",
         "serial": "0a1b",
         "revision": 0,
         "customer_id": "C004",
@@ -59,7 +59,7 @@ def seed(engine: Engine, inventory_dir: Path) -> dict[str, Any]:
     with engine.begin() as conn:
         conn.execute(
             insert(certificate_plans).values(
-                plan_id="c004-cucm-pub/0a1b/r0",
+                plan_id="C004-cucm-pub/0a1b/r0",
                 status="scheduled",
                 window_start=emea_wed[0],
                 window_end=emea_wed[1],
@@ -79,9 +79,9 @@ def seed(engine: Engine, inventory_dir: Path) -> dict[str, Any]:
         )
         conn.execute(
             insert(schema.notices).values(
-                dedupe_key="certificate:c004-cucm-pub/0a1b/r0",
+                dedupe_key="certificate:C004-cucm-pub/0a1b/r0",
                 kind="certificate_notice",
-                entity="c004-cucm-pub",
+                entity="C004-cucm-pub",
                 recipients=["noc@partner-emea.example"],
                 subject="Planned certificate renewal",
                 status="sent",
@@ -156,7 +156,7 @@ def seed(engine: Engine, inventory_dir: Path) -> dict[str, Any]:
         "emea_past": emea_past,
         "aus_sat": aus_sat,
         "uids": {
-            "certificate-c004-cucm-pub/0a1b/r0": ("certificate", "scheduled", "EMEA"),
+            "certificate-C004-cucm-pub/0a1b/r0": ("certificate", "scheduled", "EMEA"),
             "certificate-c008-cucm-pub/0c0d/r0": ("emergency", "scheduled", "AUS"),
             "upgrade-u-C001": ("upgrade", "scheduled", "AMER"),
             "upgrade-u-C005": ("upgrade", "planned", "AMER"),
@@ -164,3 +164,163 @@ def seed(engine: Engine, inventory_dir: Path) -> dict[str, Any]:
             "cop-r-planned": ("cop", "scheduled", "EMEA"),
         },
     }
+
+
+def seed_customer_facts(engine: Engine) -> dict[str, Any]:
+    """C004's certificate as seen, a retention plan of two runs, an upload receipt, an SLA audit with
+    an escalation, and notices about its cluster and its COP file (after :func:`seed`)."""
+    from datetime import date
+
+    from di_ops.db import schema
+    from di_ops.db.tables_certificates import certificate_observations
+    from di_ops.db.tables_cop import cop_uploads
+    from di_ops.db.tables_retention import retention_plan
+    from di_ops.db.tables_sla import sla_audit_runs, sla_compliance, sla_escalations
+
+    night = AS_OF.replace(hour=2, minute=30)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(certificate_observations).values(
+                dag_id="certificate_sweep",
+                run_id="scheduled__2026-11-30T05:00:00+00:00",
+                node_id="C004-cucm-pub",
+                snapshot_id="s",
+                customer_id="C004",
+                cluster_id="C004-cucm",
+                region="EMEA",
+                host="c004-cucm-pub.ams.di.example",
+                port=8443,
+                observed_at=AS_OF - timedelta(hours=7),
+                source="tls",
+                status="ok",
+                trust="trusted",
+                not_after=AS_OF + timedelta(days=7),
+                chain_length=2,
+            )
+        )
+        for run, as_of, days in (("old", night - timedelta(days=1), 5), ("new", night, 6)):
+            for i in range(days):
+                taken = as_of - timedelta(days=i)
+                conn.execute(
+                    insert(retention_plan).values(
+                        dag_id="backup_retention",
+                        run_id=f"scheduled__{run}",
+                        path=f"C004/C004-cucm/CUCM/b{i}",
+                        backup_id=f"b{i}",
+                        customer_id="C004",
+                        cluster_id="C004-cucm",
+                        application="CUCM",
+                        taken_at=taken,
+                        status="FAILED" if i == 1 else "SUCCESS",
+                        intact=True,
+                        size_bytes=1000,
+                        action="keep",
+                        reasons=["one of the 3 latest good"],
+                        as_of=as_of,
+                    )
+                )
+            conn.execute(
+                insert(retention_plan).values(
+                    dag_id="backup_retention",
+                    run_id=f"scheduled__{run}",
+                    path="C004/C004-imp/IMP/x",
+                    backup_id="x",
+                    customer_id="C004",
+                    cluster_id="C004-imp",
+                    application="IMP",
+                    taken_at=None,
+                    status=None,
+                    intact=False,
+                    size_bytes=None,
+                    action="hold",
+                    reasons=["manifest unreadable: not JSON"],
+                    as_of=as_of,
+                )
+            )
+        conn.execute(
+            insert(cop_uploads).values(
+                request_id="r-planned",
+                customer_id="C004",
+                cop_file="ciscocm.security-fix-v1.cop.sgn",
+                remote_path="/upload/ciscocm.security-fix-v1.cop.sgn",
+                bytes=1024,
+                sha512="0" * 128,
+                outcome="uploaded",
+                bytes_sent=1024,
+                duration_s=0.5,
+                mb_per_s=2.0,
+                detail={},
+                dag_id="cop_upload",
+                run_id="scheduled__2026-12-02T21:00:00+00:00",
+                finished_at=AS_OF - timedelta(hours=1),
+            )
+        )
+        audit_run = {"dag_id": "sla_audit", "run_id": "scheduled__2026-11-30T00:00:00+00:00"}
+        conn.execute(
+            insert(sla_audit_runs).values(
+                **audit_run,
+                as_of=AS_OF - timedelta(hours=12),
+                period_start=date(2025, 12, 1),
+                period_end=date(2026, 11, 29),
+                snapshot_id="s",
+                source_digest="d",
+                rows_total=10,
+                rows_rejected=0,
+                rejected_share=0.0,
+                quality_passed=True,
+                cases_audited=10,
+                report_dir="x",
+                created_at=AS_OF - timedelta(hours=12),
+                summary={},
+            )
+        )
+        conn.execute(
+            insert(sla_compliance).values(
+                **audit_run,
+                dimension="customer",
+                group_key="C004",
+                severity="S3",
+                n=40,
+                met=39,
+                breached=1,
+                pending=2,
+                ratio=0.975,
+                low=0.871,
+                high=0.996,
+                standard=0.95,
+                meets_standard=None,
+                too_few_to_judge=True,
+            )
+        )
+        conn.execute(
+            insert(sla_escalations).values(
+                **audit_run,
+                case_id="TAC-4711",
+                kind="breached",
+                severity="S3",
+                region="EMEA",
+                customer_id="C004",
+                opened_at=AS_OF - timedelta(days=3),
+                due_at=AS_OF - timedelta(days=2),
+            )
+        )
+        for key, entity, subject in (
+            ("cop:r-planned", "C004/ciscocm.security-fix-v1.cop.sgn", "Planned maintenance for C004"),
+            ("cop:C0040-other", "C0040/other.cop.sgn", "Someone else's"),  # another customer's id prefix
+        ):
+            conn.execute(
+                insert(schema.notices).values(
+                    dedupe_key=key,
+                    kind="cop_notice",
+                    entity=entity,
+                    recipients=["noc@partner-emea.example"],
+                    subject=subject,
+                    status="sent",
+                    message_id=f"<{key}@di-ops>",
+                    dag_id="cop_upload",
+                    run_id="scheduled__2026-11-16T00:00:00+00:00",
+                    created_at=AS_OF - timedelta(days=14),
+                    sent_at=AS_OF - timedelta(days=14),
+                )
+            )
+    return {"latest_good": night, "retention_run": "scheduled__new"}

@@ -34,7 +34,7 @@ def test_every_pipeline_change_in_one_vocabulary(world) -> None:  # type: ignore
     found = {c.uid: (c.kind, c.state, c.region) for c in changes}
     assert found == expected["uids"]  # the rejected COP request is not a change in a window
     by_uid = {c.uid: c for c in changes}
-    cert = by_uid["certificate-c004-cucm-pub/0a1b/r0"]
+    cert = by_uid["certificate-C004-cucm-pub/0a1b/r0"]
     assert cert.notice_sent_at == AS_OF - timedelta(days=15)
     assert cert.lead_time_hours == pytest.approx((expected["emea_wed"][0] - cert.notice_sent_at).total_seconds() / 3600)
     assert by_uid["upgrade-u-C005"].notice_sent_at is None and by_uid["upgrade-u-C005"].lead_time_hours is None
@@ -51,7 +51,7 @@ def test_changes_sit_in_their_windows_and_every_window_is_listed(world) -> None:
     assert 56 <= len(emea.windows) <= 57
     assert sum(w.weekend for w in emea.windows) in (16, 17)
     wed = next(w for w in emea.windows if w.start.astimezone(UTC) == expected["emea_wed"][0])
-    assert sorted(c.uid for c in wed.changes) == ["certificate-c004-cucm-pub/0a1b/r0", "cop-r-planned"]
+    assert sorted(c.uid for c in wed.changes) == ["certificate-C004-cucm-pub/0a1b/r0", "cop-r-planned"]
     assert not wed.past and not wed.open_now and not wed.weekend
     past = next(w for w in emea.windows if w.start.astimezone(UTC) == expected["emea_past"][0])
     assert past.past and [c.uid for c in past.changes] == ["upgrade-u-C012"]
@@ -75,7 +75,7 @@ def test_a_window_open_at_as_of_is_marked(world) -> None:  # type: ignore[no-unt
     [
         ({"region": ["AMER"]}, {"upgrade-u-C001", "upgrade-u-C005"}),
         ({"kind": ["upgrade,cop"], "state": ["scheduled"]}, {"upgrade-u-C001", "cop-r-planned"}),
-        ({"customer": ["C004"]}, {"certificate-c004-cucm-pub/0a1b/r0", "cop-r-planned"}),
+        ({"customer": ["C004"]}, {"certificate-C004-cucm-pub/0a1b/r0", "cop-r-planned"}),
         ({"state": ["missed"], "past_days": ["3"]}, set()),  # its window lies 6 days back
         ({"state": ["missed"], "past_days": ["7"]}, {"upgrade-u-C012"}),
         ({"kind": ["emergency"], "coming_days": ["3"]}, set()),  # Saturday's window opens 5+ days ahead

@@ -53,12 +53,13 @@ def _make_report(data_dir: Path) -> tuple[str, dict]:
 def _seed_console(data_dir: Path) -> dict:
     """The ops DB the api-server reads (the embedded default in the data folder) with one change of each kind."""
     from di_ops.db.engine import make_engine, upgrade
-    from tests.orchestration.console_data import seed
+    from tests.orchestration.console_data import seed, seed_customer_facts
 
     engine = make_engine(f"sqlite:///{data_dir / 'ops.db'}")
     upgrade(engine)
     try:
-        return seed(engine, data_dir / "inventory")
+        expected = seed(engine, data_dir / "inventory")
+        return {**expected, **seed_customer_facts(engine)}
     finally:
         engine.dispose()
 
@@ -240,7 +241,7 @@ def _calendar_url(server: Server, route: str = "calendar", query: str = "") -> s
 
 
 def test_the_console_refuses_anonymous_and_forged_requests(server: Server) -> None:
-    for route in ("calendar", "calendar.json", "calendar.ics"):
+    for route in ("calendar", "calendar.json", "calendar.ics", "customers", "customers/C004"):
         url = _calendar_url(server, route)
         assert httpx.get(url, timeout=10).status_code == 401, url
         assert httpx.get(url, headers={"Authorization": "Bearer not.a.jwt"}, timeout=10).status_code == 403, url
@@ -267,6 +268,20 @@ def test_the_change_calendar_through_the_api_server(server: Server) -> None:
     assert uids == {"upgrade-u-C001@di-ops", "upgrade-u-C005@di-ops", "upgrade-u-C012@di-ops"}
     bad = httpx.get(_calendar_url(server, "calendar.json", "&region=MARS"), headers=headers, timeout=30)
     assert bad.status_code == 400 and "region: MARS" in bad.text
+
+
+def test_the_customer_pages_through_the_api_server(server: Server) -> None:
+    headers = {"Authorization": f"Bearer {_token(server)}"}
+    listing = httpx.get(f"{server.base}/di-ops/customers", headers=headers, timeout=30)
+    assert listing.status_code == 200 and listing.text.count('class="customer"') == 12
+    page = httpx.get(_calendar_url(server, "customers/C004"), headers=headers, timeout=30)
+    assert page.status_code == 200, page.text[:300]
+    assert "script-src 'none'" in page.headers["content-security-policy"]
+    for anchor in ('id="cert-C004-cucm-pub"', 'id="cluster-C004-cucm"', "TAC-4711", "manifest unreadable: not JSON"):
+        assert anchor in page.text, anchor
+    assert "/dags/backup_retention/runs/scheduled__new" in page.text  # the backups' run
+    missing = httpx.get(f"{server.base}/di-ops/customers/C999", headers=headers, timeout=30)
+    assert missing.status_code == 404
 
 
 @pytest.mark.slow
@@ -313,11 +328,19 @@ def test_the_change_calendar_opens_from_the_airflow_menu(server: Server, tmp_pat
         browser.get(_calendar_url(server))  # the page alone at the seeded instant, same login cookie
         row = wait.until(ec.presence_of_element_located((By.ID, "upgrade-u-C012")))
         assert "missed" in row.text and "C012" in row.text
-        link = row.find_element(By.CSS_SELECTOR, "a")
+        link = row.find_element(By.CSS_SELECTOR, "a.run")
         assert link.get_attribute("href").endswith(
             "/dags/upgrade_eligibility/runs/scheduled__2026-11-09T04%3A00%3A00%2B00%3A00"
         )
         browser.save_screenshot(str(ARTIFACTS / "change_calendar.png"))
+        # calendar -> customer page -> the run behind a fact
+        browser.find_element(By.CSS_SELECTOR, "tr[id='cop-r-planned'] a.customer").click()
+        heading = wait.until(ec.presence_of_element_located((By.ID, "customer")))
+        assert "C004" in heading.text
+        assert "TAC-4711" in browser.find_element(By.ID, "escalations").text
+        browser.save_screenshot(str(ARTIFACTS / "customer_page.png"))
+        browser.find_element(By.XPATH, "//table[@id='backups']/preceding-sibling::p[1]/a[@class='run']").click()
+        wait.until(lambda b: "/dags/backup_retention/runs/scheduled__new" in b.current_url)
     except Exception:
         browser.save_screenshot(str(ARTIFACTS / "change_calendar_failure.png"))
         (ARTIFACTS / "change_calendar_failure.html").write_text(browser.page_source)

@@ -4,6 +4,8 @@ Routes (docs/console.md):
 - ``/calendar`` the change calendar page; ``/calendar.json`` the same data; ``/calendar.ics`` the
   filtered changes as an iCalendar file. Query: ``region``, ``customer``, ``kind``, ``state``
   (repeatable or comma-separated), ``past_days``, ``coming_days``, ``as_of`` (RFC 3339; default now).
+- ``/customers`` the latest inventory's customers; ``/customers/{id}`` one customer's page (query
+  ``as_of`` as above: the instant the release verdicts are judged at).
 
 Airflow's own login and permissions (``orchestration.web_auth``): anonymous → 401; a user sees the
 changes of the pipelines whose DAG they may read (certificate_sweep, upgrade_eligibility,
@@ -148,3 +150,41 @@ async def calendar_ics(request: Request, who: ConsoleUser) -> Response:
         media_type="text/calendar; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="di-ops-changes.ics"'},
     )
+
+
+def _engine() -> Any:
+    from di_ops.integrations.opsdb import ops_engine
+
+    return ops_engine(migrate=False)
+
+
+def _page(name: str, **context: Any) -> HTMLResponse:
+    from di_ops.core.templating import render
+
+    return HTMLResponse(render(name, run_link=run_link, utc_zone=UTC, prefix=URL_PREFIX, **context))
+
+
+@app.get("/customers", response_class=HTMLResponse)
+async def customers_page(who: ConsoleUser) -> HTMLResponse:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from di_ops.orchestration.console.customer import customers
+
+    try:
+        snapshot, listed = customers(_engine())
+    except (OperationalError, ProgrammingError):  # no pipeline has created the ops DB yet
+        snapshot, listed = None, []
+    return _page("console_customers.html.j2", snapshot_id=snapshot, customers=listed)
+
+
+@app.get("/customers/{customer_id}", response_class=HTMLResponse)
+async def customer_page(customer_id: str, request: Request, who: ConsoleUser) -> HTMLResponse:
+    from di_ops.orchestration.console.customer import SECTION_DAGS, customer_view
+    from di_ops.orchestration.web_auth import may_read
+
+    as_of = _as_of(request)
+    view = customer_view(_engine(), customer_id, as_of=as_of)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such customer in the latest inventory snapshot")
+    shown = {section for section, dag_id in SECTION_DAGS.items() if may_read(who[0], dag_id)}
+    return _page("console_customer.html.j2", view=view, shown=shown, as_of=as_of)

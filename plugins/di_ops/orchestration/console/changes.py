@@ -85,7 +85,7 @@ class Change:
         return data
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes for aware columns: they are UTC."""
     if value is None:
         return None
@@ -117,11 +117,11 @@ def _certificate_changes(engine: Engine) -> list[Change]:
                     customer_id=row["customer_id"],
                     cluster_id=row["cluster_id"],
                     region=row["region"],
-                    window_start=_aware(row["window_start"]),
-                    window_end=_aware(row["window_end"]),
+                    window_start=aware(row["window_start"]),
+                    window_end=aware(row["window_end"]),
                     state=_CERTIFICATE_STATES.get(row["status"], row["status"]),
                     detail_state=row["status"],
-                    notice_sent_at=_aware(row["sent_at"]),
+                    notice_sent_at=aware(row["sent_at"]),
                     sequence=int(row["revision"]),
                     dag_id=row["dag_id"],
                     run_id=row["run_id"],
@@ -147,11 +147,11 @@ def _upgrade_changes(engine: Engine) -> list[Change]:
                     customer_id=row["customer_id"],
                     cluster_id=row["cluster_id"],
                     region=row["window_region"],
-                    window_start=_aware(row["window_start"]),
-                    window_end=_aware(row["window_end"]),
+                    window_start=aware(row["window_start"]),
+                    window_end=aware(row["window_end"]),
                     state=_UPGRADE_STATES.get(row["state"], row["state"]),
                     detail_state=row["state"],
-                    notice_sent_at=_aware(row["notified_at"]),
+                    notice_sent_at=aware(row["notified_at"]),
                     sequence=int(row["sequence"]),
                     dag_id="upgrade_eligibility",
                     run_id=row["updated_run_id"],
@@ -183,11 +183,11 @@ def _cop_changes(engine: Engine, regions: dict[str, str]) -> list[Change]:
                     customer_id=row["customer_id"],
                     cluster_id="",
                     region=regions.get(row["customer_id"], ""),
-                    window_start=_aware(row["window_start"]),
-                    window_end=_aware(row["window_end"]),
+                    window_start=aware(row["window_start"]),
+                    window_end=aware(row["window_end"]),
                     state=_cop_state(row["status"], row["notified_at"] is not None),
                     detail_state=row["status"],
-                    notice_sent_at=_aware(row["notified_at"]),
+                    notice_sent_at=aware(row["notified_at"]),
                     sequence=int(row["sequence"]),
                     dag_id=row["dag_id"],
                     run_id=row["run_id"],
