@@ -36,6 +36,27 @@ class DiOpsPlugin(AirflowPlugin):
             "url_route": "di-ops-calendar",
         },
         {
+            "name": "Customers",
+            "href": f"{CONSOLE_PREFIX}/customers",
+            "destination": "nav",
+            "category": "di-ops",
+            "url_route": "di-ops-customers",
+        },
+        {
+            "name": "Reports",
+            "href": f"{CONSOLE_PREFIX}/reports",
+            "destination": "nav",
+            "category": "di-ops",
+            "url_route": "di-ops-reports",
+        },
+        # a tab on every DAG run: the run's reports and what it left in the ops DB
+        {
+            "name": "Reports",
+            "href": CONSOLE_PREFIX + "/reports/runs/{DAG_ID}/{RUN_ID}",
+            "destination": "dag_run",
+            "url_route": "di-ops-run-reports",
+        },
+        {
             "name": "SLA reports",
             "href": f"{URL_PREFIX}/",
             "destination": "nav",

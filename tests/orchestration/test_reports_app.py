@@ -348,3 +348,39 @@ def test_the_change_calendar_opens_from_the_airflow_menu(server: Server, tmp_pat
     finally:
         browser.quit()
     assert (ARTIFACTS / "change_calendar.png").stat().st_size > 10_000
+
+
+def test_the_reports_hub_and_a_run_page_through_the_api_server(server: Server) -> None:
+    headers = {"Authorization": f"Bearer {_token(server)}"}
+    run_id = "manual__2026-11-27T00:00:00+00:00"
+    hub = httpx.get(f"{server.base}/di-ops/reports?pipeline=sla", headers=headers, timeout=30)
+    assert hub.status_code == 200 and run_id in hub.text
+    from urllib.parse import quote
+
+    assert f"/di-ops/reports/files/sla/{quote(server.folder, safe='')}/report.html" in hub.text
+    page = httpx.get(f"{server.base}/di-ops/reports/runs/sla_audit/{run_id}", headers=headers, timeout=30)
+    assert page.status_code == 200 and 'id="files"' in page.text and "prepared.parquet" not in page.text
+    assert 'id="summary"' in page.text and str(server.summary["cases_audited"]) in page.text
+    report = httpx.get(
+        f"{server.base}/di-ops/reports/files/sla/{server.folder}/report.html", headers=headers, timeout=30
+    )
+    assert report.status_code == 200 and 'id="headline-S3"' in report.text
+    assert "script-src 'none'" in report.headers["content-security-policy"]
+    csv_file = httpx.get(
+        f"{server.base}/di-ops/reports/files/sla/{server.folder}/cases.csv", headers=headers, timeout=30
+    )
+    assert csv_file.headers["content-disposition"].startswith("attachment;")
+    for path in (
+        f"sla/{server.folder}/prepared.parquet",
+        "sla/..%2F..%2Fops.db",
+        "nope/x",
+        f"sla/{server.folder}/..%2F..%2F..%2Fops.db",
+    ):
+        assert (
+            httpx.get(f"{server.base}/di-ops/reports/files/{path}", headers=headers, timeout=30).status_code == 404
+        ), path
+    nothing = httpx.get(f"{server.base}/di-ops/reports/runs/inventory_sync/manual__x", headers=headers, timeout=30)
+    assert nothing.status_code == 200 and 'id="nothing"' in nothing.text
+    bad = httpx.get(f"{server.base}/di-ops/reports?pipeline=payroll", headers=headers, timeout=30)
+    assert bad.status_code == 400 and "pipeline: 'payroll' not one of" in bad.text
+    assert httpx.get(f"{server.base}/di-ops/reports", timeout=30).status_code == 401

@@ -40,7 +40,8 @@ def test_the_body_shows_no_server_path_and_says_when_as_of_was_moved(data_dir: P
     body = guard_text(_info(data_dir, run_time="2026-12-06T05:00:00+00:00"), {"keep": 59, "prune": 177}, guard)
     assert str(data_dir) not in body and "/srv" not in body.replace("fs:/srv/backups", "")
     assert "under `retention/runs/manual__2026-12-06T02_30_00+00_00/`" in body
-    assert "[plan.csv](/sla-reports/retention/manual__2026-12-06T02_30_00+00_00/plan.csv)" in body
+    assert "[plan.csv](/di-ops/reports/files/retention/manual__2026-12-06T02_30_00%2B00_00/plan.csv)" in body
+    assert "[run page](/di-ops/reports/runs/backup_retention/manual__2026-12-06T02%3A30%3A00%2B00%3A00)" in body
     assert "as_of is not the run's own time** (2026-12-06T05:00:00+00:00)" in body
     assert "(showing 10 of 59)" in body
     assert "as_of is not" not in guard_text(_info(data_dir), {"keep": 1}, guard)

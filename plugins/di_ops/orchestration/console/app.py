@@ -161,7 +161,9 @@ def _engine() -> Any:
 def _page(name: str, **context: Any) -> HTMLResponse:
     from di_ops.core.templating import render
 
-    return HTMLResponse(render(name, run_link=run_link, utc_zone=UTC, prefix=URL_PREFIX, **context))
+    return HTMLResponse(
+        render(name, run_link=run_link, report_url=report_url, utc_zone=UTC, prefix=URL_PREFIX, **context)
+    )
 
 
 @app.get("/customers", response_class=HTMLResponse)
@@ -188,3 +190,121 @@ async def customer_page(customer_id: str, request: Request, who: ConsoleUser) ->
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such customer in the latest inventory snapshot")
     shown = {section for section, dag_id in SECTION_DAGS.items() if may_read(who[0], dag_id)}
     return _page("console_customer.html.j2", view=view, shown=shown, as_of=as_of)
+
+
+# --- reports hub ---------------------------------------------------------------------------------
+
+INLINE_SUFFIXES = frozenset({".html", ".css", ".png", ".gif", ".jpg", ".jpeg", ".svg", ".ico", ".woff", ".woff2"})
+
+
+def _readable(user: Any) -> Any:
+    from functools import cache
+
+    from di_ops.orchestration.web_auth import may_read
+
+    @cache
+    def check(dag_id: str) -> bool:
+        dag = "certificate_sweep" if dag_id.startswith("certificate_renewal_") else dag_id
+        return may_read(user, dag)
+
+    return check
+
+
+def _day(request: Request, name: str) -> Any:
+    from datetime import date
+
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{name}: {raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+@app.get("/reports", response_class=HTMLResponse)
+async def reports_page(request: Request, who: ConsoleUser) -> HTMLResponse:
+    from di_ops.orchestration.console import reports
+
+    pipeline = request.query_params.get("pipeline") or None
+    if pipeline is not None and pipeline not in reports.PIPELINES:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, f"pipeline: {pipeline!r} not one of {', '.join(reports.PIPELINES)}"
+        )
+    since, until = _day(request, "since"), _day(request, "until")
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    found = [r for src in reports.SOURCES for r in reports.file_reports(src)]
+    try:
+        found += reports.certificate_reports(_engine())
+    except (OperationalError, ProgrammingError):  # no ops DB yet: the file reports still show
+        pass
+    shown = reports.select_reports(found, readable=_readable(who[0]), pipeline=pipeline, since=since, until=until)
+    return _page(
+        "console_reports.html.j2",
+        reports=shown,
+        pipelines=reports.PIPELINES,
+        pipeline=pipeline,
+        since=since,
+        until=until,
+        file_url=file_url,
+    )
+
+
+def file_url(pipeline: str, folder: str, path: str = "") -> str:
+    """The console's URL of a run's file (``path`` empty: a per-run file such as COP's JSON report)."""
+    tail = f"{quote(folder, safe='')}/{quote(path)}" if path else quote(folder, safe="")
+    return f"{URL_PREFIX}/reports/files/{pipeline}/{tail}"
+
+
+def report_url(dag_id: str, run_id: str) -> str:
+    """The console's page of one DAG run (its reports): the DAG-run tab and the approval link here."""
+    return f"{URL_PREFIX}/reports/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+
+
+@app.get("/reports/runs/{dag_id}/{run_id}", response_class=HTMLResponse)
+async def run_page(dag_id: str, run_id: str, who: ConsoleUser) -> HTMLResponse:
+    from di_ops.orchestration.console import reports
+    from di_ops.orchestration.console.run_facts import run_facts
+
+    if not _readable(who[0])(dag_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Not allowed to read the {dag_id} DAG")
+    found = reports.find_run(dag_id, run_id)
+    files: list[str] = []
+    summary: dict[str, Any] = {}
+    pipeline = None
+    if found is not None:
+        src, name = found
+        pipeline = src.pipeline
+        files = reports.run_files(src, name) if src.per_run == "folder" else []
+        summary = reports.summary_of(src, name)
+    facts = run_facts(_engine(), dag_id, run_id)
+    return _page(
+        "console_run.html.j2",
+        dag_id=dag_id,
+        run_id=run_id,
+        pipeline=pipeline,
+        folder=found[1] if found else None,
+        per_run=found[0].per_run if found else None,
+        files=files,
+        summary=summary,
+        facts=facts,
+        file_url=file_url,
+    )
+
+
+@app.get("/reports/files/{pipeline}/{rest:path}")
+async def report_file(pipeline: str, rest: str, who: ConsoleUser) -> Response:
+    from fastapi.responses import FileResponse
+
+    from di_ops.orchestration.console import reports
+
+    src = reports.source(pipeline)
+    if src is None or not any(_readable(who[0])(d) for d in src.dag_ids):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report file")
+    target = reports.report_file(src, rest)
+    if target is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report file")
+    if target.suffix.lower() in INLINE_SUFFIXES:
+        return FileResponse(target)
+    return FileResponse(target, filename=target.name, content_disposition_type="attachment")

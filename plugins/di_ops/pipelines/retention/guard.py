@@ -31,10 +31,17 @@ def _data_relative(folder: str) -> str:
 
 
 def _plan_url(folder: str) -> str:
-    """The Airflow UI path of the run's plan.csv (the reports app serves retention run files)."""
-    from di_ops.orchestration.reports_app import retention_url
+    """The Airflow UI path of the run's plan.csv (the console's reports hub serves retention run files)."""
+    from di_ops.orchestration.console.app import file_url
 
-    return retention_url(Path(folder).name, "plan.csv")
+    return file_url("retention", Path(folder).name, "plan.csv")
+
+
+def _run_url(run_id: str) -> str:
+    """The console's page of this run: every report file and what the run left in the ops DB."""
+    from di_ops.orchestration.console.app import report_url
+
+    return report_url("backup_retention", run_id)
 
 
 def guard_text(info: Mapping[str, Any], counts: Mapping[str, int], guard: Mapping[str, Any]) -> str:
@@ -53,8 +60,8 @@ def guard_text(info: Mapping[str, Any], counts: Mapping[str, int], guard: Mappin
         *[f"- {reason}" for reason in guard.get("reasons", [])],
         "",
         f"Full plan: [plan.csv]({_plan_url(info['run_dir'])}) (in the data folder under "
-        f"`{_data_relative(info['run_dir'])}/`). Approve to delete after a fresh re-scan; "
-        "Reject (also the default on timeout) deletes nothing.",
+        f"`{_data_relative(info['run_dir'])}/`); all of this run's reports: [run page]({_run_url(info['run_id'])}). "
+        "Approve to delete after a fresh re-scan; Reject (also the default on timeout) deletes nothing.",
     ]
     return "\n".join(lines)
 
