@@ -274,24 +274,25 @@ def seed_customer_facts(engine: Engine) -> dict[str, Any]:
                 summary={},
             )
         )
-        conn.execute(
-            insert(sla_compliance).values(
-                **audit_run,
-                dimension="customer",
-                group_key="C004",
-                severity="S3",
-                n=40,
-                met=39,
-                breached=1,
-                pending=2,
-                ratio=0.975,
-                low=0.871,
-                high=0.996,
-                standard=0.95,
-                meets_standard=None,
-                too_few_to_judge=True,
+        for dimension, group in (("overall", ""), ("customer", "C004")):
+            conn.execute(
+                insert(sla_compliance).values(
+                    **audit_run,
+                    dimension=dimension,
+                    group_key=group,
+                    severity="S3",
+                    n=40,
+                    met=39,
+                    breached=1,
+                    pending=2,
+                    ratio=0.975,
+                    low=0.871,
+                    high=0.996,
+                    standard=0.95,
+                    meets_standard=None,
+                    too_few_to_judge=True,
+                )
             )
-        )
         conn.execute(
             insert(sla_escalations).values(
                 **audit_run,

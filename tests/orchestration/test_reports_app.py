@@ -384,3 +384,17 @@ def test_the_reports_hub_and_a_run_page_through_the_api_server(server: Server) -
     bad = httpx.get(f"{server.base}/di-ops/reports?pipeline=payroll", headers=headers, timeout=30)
     assert bad.status_code == 400 and "pipeline: 'payroll' not one of" in bad.text
     assert httpx.get(f"{server.base}/di-ops/reports", timeout=30).status_code == 401
+
+
+def test_the_metrics_route_with_an_airflow_login(server: Server) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert httpx.get(f"{server.base}/di-ops/metrics", timeout=30).status_code == 401
+    reply = httpx.get(
+        f"{server.base}/di-ops/metrics", headers={"Authorization": f"Bearer {_token(server)}"}, timeout=30
+    )
+    assert reply.status_code == 200
+    families = {f.name: f.samples for f in text_string_to_metric_families(reply.text)}
+    assert {s.labels["node"] for s in families["di_ops_certificate_earliest_expiry_seconds"]} == {"C004-cucm-pub"}
+    # the newest audit in the ops DB is the seeded one (a day after the fixture's real audit)
+    assert [(s.labels["severity"], s.value) for s in families["di_ops_sla_compliance_ratio"]] == [("S3", 0.975)]

@@ -308,3 +308,46 @@ async def report_file(pipeline: str, rest: str, who: ConsoleUser) -> Response:
     if target.suffix.lower() in INLINE_SUFFIXES:
         return FileResponse(target)
     return FileResponse(target, filename=target.name, content_disposition_type="attachment")
+
+
+# --- metrics ---------------------------------------------------------------------------------------
+
+
+async def metrics_reader(request: Request) -> None:
+    """``console.yaml: metrics.auth``: an Airflow login (any DAG readable), or the bearer token of the
+    environment variable ``metrics.token_env`` (compared in constant time; unset → 503, never open)."""
+    import hmac
+    import os
+
+    from di_ops.orchestration.console.settings import console_settings
+    from di_ops.orchestration.web_auth import request_token
+
+    settings = console_settings().metrics
+    if settings.auth == "login":
+        await console_user(request)
+        return
+    expected = os.environ.get(settings.token_env, "")
+    if not expected:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"metrics token not configured: set {settings.token_env}"
+        )
+    given = request_token(request)
+    if not given:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "metrics need a bearer token")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong metrics token")
+
+
+@app.get("/metrics", dependencies=[Depends(metrics_reader)])
+async def metrics() -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from di_ops.orchestration.console.metrics import exposition
+    from di_ops.orchestration.console.settings import console_settings
+
+    try:
+        body = exposition(_engine(), now=datetime.now(UTC), coming_days=console_settings().metrics.coming_days)
+    except (OperationalError, ProgrammingError):
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the ops DB is not there yet") from None
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
