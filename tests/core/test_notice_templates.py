@@ -1,6 +1,7 @@
-"""The e-mails of the certificate and upgrade pipelines and the missed-deadline mail, rendered from
-their Jinja2 templates (di_ops.core.templating, autoescaped): golden files with hostile inventory values,
-the markup independent of the data (hypothesis), and subjects kept to one header line.
+"""The e-mails of the certificate, upgrade and COP pipelines and the missed-deadline mail, rendered
+from their Jinja2 templates (di_ops.core.templating, autoescaped HTML and its plain-text twin): golden
+files with hostile inventory values (the HTML escapes them, the text/plain part shows them as they
+are), the markup independent of the data (hypothesis), and subjects kept to one header line.
 
 Source: DOMAIN.md §2 (notices to the partner and customer contacts on file; a missed window is
 flagged), §4 (certificate alerts); the house rule that every e-mail comes from an autoescaped template.
@@ -101,12 +102,17 @@ def _assert_hostile_escaped(html: str, *values: str) -> None:
 def test_the_certificate_notice_escapes_hostile_inventory_values_golden_file() -> None:
     from di_ops.pipelines.certificates.notices import plan_notice
 
-    plan = _certificate_plan(host=IMG, cluster_id=SCRIPT, customer_id=QUOTE, serial=APOS, reason=f"{SCRIPT} & co")
+    plan = _certificate_plan(
+        host=IMG, cluster_id=SCRIPT, customer_id=QUOTE, serial=APOS, region="EMEA", revision=1, reason="planner"
+    )
     notice = plan_notice(plan, CONTACTS, AS_OF)
     assert_golden(GOLDEN / "certificate_notice_hostile.html", notice.html)
+    assert_golden(GOLDEN / "certificate_notice_hostile.txt", notice.text)
     _assert_hostile_escaped(notice.html, IMG, SCRIPT, QUOTE, APOS)
     assert "<strong>Short notice</strong>" in notice.html and "disable SSO" in notice.html  # every branch shown
-    assert f"{SCRIPT_ESCAPED} &amp; co" in notice.html
+    assert "replaces an earlier one" in notice.html and "replaces an earlier one" in notice.text
+    assert all(value in notice.text for value in (IMG, SCRIPT, QUOTE, APOS))  # text/plain: shown as they are
+    assert "planner" not in notice.html + notice.text  # the planner's reason is the operator's, not the partner's
 
 
 @pytest.mark.parametrize(
@@ -123,9 +129,9 @@ def test_a_host_name_with_a_line_break_cannot_add_a_mail_header(status: str, sub
 
 
 @settings(max_examples=60, deadline=None)
-@given(host=TEXT, reason=TEXT, sso=st.booleans(), short=st.booleans())
+@given(host=TEXT, customer=TEXT, sso=st.booleans(), short=st.booleans())
 def test_the_certificate_notice_markup_does_not_depend_on_the_data(
-    host: str, reason: str, sso: bool, short: bool
+    host: str, customer: str, sso: bool, short: bool
 ) -> None:
     from di_ops.pipelines.certificates.notices import plan_notice
 
@@ -134,9 +140,9 @@ def test_the_certificate_notice_markup_does_not_depend_on_the_data(
         far |= {"window_start": AS_OF + timedelta(days=20), "window_end": AS_OF + timedelta(days=20, hours=9)}
         return str(plan_notice(_certificate_plan(sso_enabled=sso, **far, **values), CONTACTS, AS_OF).html)
 
-    hostile = html(host=host, reason=reason)
-    assert structure(hostile) == structure(html(host="h", reason="r"))
-    assert host in text_of(hostile) and reason in text_of(hostile)
+    hostile = html(host=host, customer_id=customer)
+    assert structure(hostile) == structure(html(host="h", customer_id="c"))
+    assert host in text_of(hostile) and customer in text_of(hostile)
 
 
 def test_the_certificate_alerts_escape_hostile_ids_and_error_texts_golden_files() -> None:
@@ -171,8 +177,10 @@ def test_the_upgrade_notice_escapes_hostile_inventory_values_golden_file() -> No
     )
     assert notice is not None
     assert_golden(GOLDEN / "upgrade_notice_hostile.html", notice.html)
+    assert_golden(GOLDEN / "upgrade_notice_hostile.txt", notice.text)
     _assert_hostile_escaped(notice.html, IMG, SCRIPT, QUOTE, APOS)
-    assert f"<li>{IMG_ESCAPED}</li>" in notice.html and "rescheduled once" in notice.html
+    assert f"<li>{IMG_ESCAPED}.</li>" in notice.html and "rescheduled once" in notice.html
+    assert f"- {IMG}.\n" in notice.text and all(value in notice.text for value in (IMG, SCRIPT, QUOTE, APOS))
 
 
 @pytest.mark.parametrize("kind", ["notice", "reschedule", "replan", "cancel", "done"])
@@ -210,7 +218,7 @@ def test_the_upgrade_notice_markup_does_not_depend_on_the_data(
     hostile = html(name, partner, reason, note)
     assert structure(hostile) == structure(html("n", "p", "r", "x"))
     shown = text_of(hostile)
-    assert all(value in shown for value in (name, partner, note))
+    assert all(value in shown for value in (name, partner, note.strip()))
 
 
 def test_the_missed_window_alert_escapes_hostile_values_golden_file() -> None:
@@ -220,10 +228,11 @@ def test_the_missed_window_alert_escapes_hostile_values_golden_file() -> None:
     start = datetime(2026, 11, 9, 20, 0, tzinfo=UTC)
     alert = missed_alert(plan, to=["ops@x"], reason=f"shows {IMG}", next_window=(start, start + timedelta(hours=9)))
     assert_golden(GOLDEN / "upgrade_missed_hostile.html", alert.html)
+    assert_golden(GOLDEN / "upgrade_missed_hostile.txt", alert.text)
     _assert_hostile_escaped(alert.html, IMG, QUOTE, APOS)
     pending = missed_alert(plan, to=["ops@x"], reason="r", next_window=None, pending=SCRIPT)
     _assert_hostile_escaped(pending.html, SCRIPT)
-    assert f"Not re-planned yet: {SCRIPT_ESCAPED}" in pending.html
+    assert f"Not re-planned yet: {SCRIPT_ESCAPED}." in pending.html and f"Not re-planned yet: {SCRIPT}." in pending.text
 
 
 # --- missed deadline ---------------------------------------------------------------------------
@@ -242,6 +251,7 @@ def test_the_deadline_mail_escapes_hostile_ids_also_in_the_link_golden_file(monk
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://localhost:8080/")
     notice = deadline_notice(dag_id=SCRIPT, rule=IMG, to=["o@x"], context=_deadline_context(QUOTE, state=APOS))
     assert_golden(GOLDEN / "deadline_missed_hostile.html", notice.html)
+    assert_golden(GOLDEN / "deadline_missed_hostile.txt", notice.text)
     _assert_hostile_escaped(notice.html, IMG, SCRIPT, QUOTE, APOS)
     assert f'href="http://localhost:8080/dags/{SCRIPT_ESCAPED}/runs/{QUOTE_ESCAPED}"' in notice.html
 
@@ -269,3 +279,48 @@ def test_the_deadline_mail_markup_does_not_depend_on_the_data(
     plain = deadline_notice(dag_id="d", rule="r", to=["o@x"], context=_deadline_context("r")).html
     assert structure(hostile) == structure(plain)
     assert all(value in text_of(hostile) for value in (dag_id, run_id, rule))
+
+
+# --- COP uploads (the HTML goldens are tests/pipelines/cop/golden/) ------------------------------
+
+
+def _cop_item(**values: Any) -> dict[str, Any]:
+    item = {
+        "request_id": "r" * 32,
+        "customer_id": "C001",
+        "cop_file": "ciscocm-locale-nl_NL-15.0.1.1100-1.cop.sgn",
+        "region": "EMEA",
+        "window_start": "2026-12-11T20:00:00+00:00",
+        "window_end": "2026-12-12T05:00:00+00:00",
+    }
+    return item | values
+
+
+def test_the_cop_notice_text_shows_hostile_names_as_they_are_golden_file() -> None:
+    from di_ops.pipelines.cop.notices import cop_notice
+
+    item = _cop_item(cop_file=f"{IMG}.cop.sgn", replaces=["2026-11-27T20:00:00+00:00", "2026-11-28T05:00:00+00:00"])
+    notice = cop_notice(item, {"name": SCRIPT, "partner": QUOTE}, ("a@example.com",), AT)
+    assert_golden(GOLDEN / "cop_notice_hostile.txt", notice.text)
+    _assert_hostile_escaped(notice.html, IMG, SCRIPT, QUOTE)
+    assert all(value in notice.text for value in (IMG, SCRIPT, QUOTE))
+    assert "This replaces the window 2026-11-27 21:00 CET (2026-11-27 20:00 UTC)" in notice.text
+
+
+def test_the_cop_missed_alert_text_golden_file() -> None:
+    from di_ops.pipelines.cop.missed import missed_alert
+
+    miss = {
+        "sequence": 0,
+        "region": "EMEA",
+        "window_start": "2026-12-11T20:00:00+00:00",
+        "window_end": "2026-12-12T05:00:00+00:00",
+        "reason": f"the last upload attempt failed: {IMG}",
+        "new_window_start": "2026-12-28T20:00:00+00:00",
+        "new_window_end": "2026-12-29T05:00:00+00:00",
+        "new_notice": False,
+    }
+    alert = missed_alert(_cop_item(miss=miss, dedupe_key="k", customer_id=APOS), ("noc@example.com",))
+    assert_golden(GOLDEN / "cop_missed_hostile.txt", alert.text)
+    _assert_hostile_escaped(alert.html, IMG, APOS)
+    assert "(emergency: the next maintenance window, weekend included)." in alert.text

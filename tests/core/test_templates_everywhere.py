@@ -127,11 +127,18 @@ def test_the_inventory_finds_markup_built_by_string_formatting(tmp_path: Path, s
 
 
 def test_templates_keep_escaping_on() -> None:
-    """Every template is autoescaped (``.j2``/``.html``) and none switches escaping off or marks data safe."""
+    """Every template is autoescaped (``.html.j2``/``.xml.j2``) and none switches escaping off or marks
+    data safe; the one exception, a plain-text e-mail body (``.txt.j2``, a text/plain MIME part where
+    ``&`` must stay ``&``), is the twin of an HTML body."""
+    from di_ops.core.templating import environment
+
     names = sorted(p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*") if p.is_file())
     assert names, "no templates found"
     for name in names:
-        assert name.endswith((".html.j2", ".xml.j2")), name
+        assert name.endswith((".html.j2", ".xml.j2", ".txt.j2")), name
+        assert environment().autoescape(name) is (not name.endswith(".txt.j2")), name
+        if name.endswith(".txt.j2"):
+            assert name.removesuffix(".txt.j2") + ".html.j2" in names, f"{name} has no HTML twin"
         text = (TEMPLATES / name).read_text(encoding="utf-8")
         assert not re.search(r"\|\s*safe\b|autoescape\s+false|Markup", text), name
 
@@ -148,11 +155,16 @@ def test_no_markup_object_or_inline_template_in_python() -> None:
 
 
 def test_every_rendered_template_exists() -> None:
-    """Each ``render("name")`` of the package names a file in ``templates/``."""
+    """Each ``render("name")`` (or the console's ``_page("name")``) of the package names a file in
+    ``templates/``; a template no code renders is still used when a rendered one extends, imports
+    or includes it."""
     used = set()
     for path in _python_files():
-        used |= set(re.findall(r"render\(\s*\"([^\"]+\.j2)\"", path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"(?:render|_page)\(\s*\"([^\"]+\.j2)\"", path.read_text(encoding="utf-8")))
     assert used, "no render() calls found"
     assert {name for name in used if not (TEMPLATES / name).is_file()} == set()
+    for name in sorted(used):
+        text = (TEMPLATES / name).read_text(encoding="utf-8")
+        used |= set(re.findall(r"{%-?\s*(?:extends|import|include|from)\s+\"([^\"]+\.j2)\"", text))
     unused = {p.name for p in TEMPLATES.glob("*.j2")} - used
     assert unused == set(), f"templates nothing renders: {unused}"

@@ -1,8 +1,10 @@
-"""Notices go out once through Airflow's SMTP provider to a real SMTP server on loopback."""
+"""Notices go out once through Airflow's SMTP connection to a real SMTP server on loopback, as
+calendar invitations (docs/pipelines/upgrades.md, "The notices"; iMIP, RFC 6047)."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
@@ -10,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from di_ops.core.notices import CalendarEvent, Notice, ics_text, local_and_utc
+from di_ops.core.notices import CalendarEvent, Notice, calendar_part, duration_text, ics_text, local_and_utc
 from di_ops.db.engine import make_engine, upgrade
-from di_ops.integrations.mail import message_id, send_notice
+from di_ops.integrations.mail import build_message, message_id, send_notice
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -34,7 +36,8 @@ def _notice(key: str = "upgrade:C001-cucm:1") -> Notice:
         to=("noc@p.example", "it@c.example"),
         subject="Planned upgrade of C001-cucm",
         html="<p>Window: 2026-12-11 21:00 CET</p>",
-        attachments={"change.ics": ics_text(event, method="REQUEST", dtstamp=NOW)},
+        text="Window: 2026-12-11 21:00 CET\n",
+        calendar=calendar_part(event, method="REQUEST", dtstamp=NOW, filename="change.ics"),
     )
 
 
@@ -52,6 +55,10 @@ def test_a_notice_is_sent_once_with_its_calendar_event(smtp_sink: Path, tmp_path
     ics = parts["change.ics"].decode()
     assert "UID:upgrade-C001-cucm@di-ops" in ics and "METHOD:REQUEST" in ics
     assert "DTSTART:20261211T080000Z" in ics
+    types = [p.get_content_type() for p in msg.walk()]
+    assert types == ["multipart/mixed", "multipart/alternative", "text/plain", "text/html", "text/calendar"] + [
+        "application/ics"
+    ]
 
 
 def test_dry_run_records_and_sends_nothing_then_a_real_run_sends(smtp_sink: Path, tmp_path: Path) -> None:
@@ -113,3 +120,78 @@ def test_local_and_utc() -> None:
     )
     with pytest.raises(ValueError, match="naive"):
         local_and_utc(datetime(2026, 12, 1, 20, 0), "Europe/Amsterdam")
+
+
+def test_a_notice_without_text_or_calendar_is_the_html_alone_and_other_files_keep_their_type() -> None:
+    """The construction other pipelines use (html only; a CSV file attached) stays valid."""
+    plain = Notice(dedupe_key="k", kind="incident", entity="e", to=("o@x",), subject="s", html="<p>h</p>")
+    message = build_message(plain, "di-ops@localhost")
+    assert message.get_content_type() == "text/html" and message["Message-ID"] == message_id("k")
+    with_file = plain.model_copy(update={"attachments": {"rows.csv": "a,b\n"}})
+    parts = [(p.get_content_type(), p.get_filename()) for p in build_message(with_file, "x@y").walk()]
+    assert parts == [("multipart/mixed", None), ("text/html", None), ("text/csv", "rows.csv")]
+
+
+def test_an_invitation_without_text_is_still_a_multipart_alternative() -> None:
+    event = CalendarEvent(uid="u@x", sequence=3, start=NOW, end=NOW + timedelta(hours=9), summary="s")
+    notice = Notice(
+        dedupe_key="k",
+        kind="k",
+        entity="e",
+        to=("a@x",),
+        subject="s",
+        html="<p>h</p>",
+        calendar=calendar_part(event, method="CANCEL", dtstamp=NOW),
+    )
+    message = build_message(notice, "di-ops@localhost")
+    types = [p.get_content_type() for p in message.walk()]
+    assert types == ["multipart/mixed", "multipart/alternative", "text/html", "text/calendar", "application/ics"]
+    (calendar,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert calendar.get_param("method") == "CANCEL" and calendar.get_content_charset() == "utf-8"
+    assert notice.attachments == {"invite.ics": notice.calendar.ics}  # type: ignore[union-attr]
+
+
+def test_a_calendar_part_whose_method_differs_from_its_body_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from di_ops.core.notices import CalendarPart
+
+    event = CalendarEvent(uid="u@x", sequence=0, start=NOW, end=NOW + timedelta(hours=1), summary="s")
+    with pytest.raises(ValidationError, match="METHOD:REQUEST"):
+        CalendarPart(method="CANCEL", ics=ics_text(event, method="REQUEST", dtstamp=NOW))
+
+
+@pytest.mark.parametrize(
+    ("length", "shown"),
+    [
+        (timedelta(days=2, hours=23, minutes=58, seconds=58, microseconds=661418), "2 days 23 hours"),
+        (timedelta(hours=23, minutes=58, seconds=58, microseconds=661418), "23 hours"),
+        (timedelta(hours=9), "9 hours"),
+        (timedelta(days=1, hours=1), "1 day 1 hour"),
+        (timedelta(days=3), "3 days"),
+        (timedelta(minutes=59, seconds=59), "59 minutes"),
+        (timedelta(seconds=30), "0 minutes"),
+    ],
+)
+def test_durations_read_in_days_and_hours_never_microseconds(length: timedelta, shown: str) -> None:
+    assert duration_text(length) == shown
+
+
+def test_a_connection_without_a_sender_fails_at_once_and_is_recorded(
+    smtp_sink: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import select
+
+    from di_ops.core.refusals import PermanentFailure
+    from di_ops.db.schema import notices
+
+    connection = json.loads(os.environ["AIRFLOW_CONN_SMTP_DEFAULT"])
+    connection["extra"].pop("from_email")
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(connection))
+    engine = make_engine(f"sqlite:///{tmp_path / 'ops.db'}")
+    upgrade(engine)
+    with pytest.raises(PermanentFailure, match="no from_email"):
+        send_notice(engine, _notice(), dag_id="d", run_id="r1", now=NOW, dry_run=False)
+    with engine.connect() as conn:
+        assert conn.execute(select(notices.c.status)).scalar_one() == "failed"
+    assert list(smtp_sink.glob("*.eml")) == []

@@ -1,4 +1,7 @@
-"""Sending notices through Airflow's SMTP provider, once per dedupe key, recorded in the ops DB.
+"""Sending notices through Airflow's SMTP connection, once per dedupe key, recorded in the ops DB.
+
+The message is a calendar invitation mail clients offer to accept or decline (text/plain, text/html
+and ``text/calendar; method=...`` alternatives, the .ics also attached; :func:`build_message`).
 
 A notice row is written *before* the send (status ``pending``) and marked ``sent`` after;
 a rerun finds the row and sends nothing. Should a worker die between the send and the mark,
@@ -9,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import tempfile
 from datetime import datetime
-from pathlib import Path
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate
 from typing import Literal
 
 from sqlalchemy import Engine, insert, select, update
@@ -23,6 +27,9 @@ from di_ops.db import schema
 log = logging.getLogger(__name__)
 
 SMTP_CONN_ID = "smtp_default"
+# On the wire: CRLF, and header lines up to RFC 5322's hard limit of 998 characters, unfolded as
+# Airflow's SMTP provider writes them (a long subject reads whole also to a script that does not unfold).
+WIRE = SMTP.clone(max_line_length=998)
 SendResult = Literal["sent", "already_sent", "dry_run"]
 
 
@@ -84,20 +91,91 @@ def send_notice(
     return "sent"
 
 
+def build_message(notice: Notice, from_email: str) -> EmailMessage:
+    """The MIME message of ``notice`` (stdlib ``email``), as mail clients expect an invitation (iMIP, RFC 6047)::
+
+        multipart/mixed
+          multipart/alternative
+            text/plain; charset=utf-8                       (when the notice has a text)
+            text/html; charset=utf-8
+            text/calendar; charset=utf-8; method=REQUEST    (or CANCEL: the METHOD of the .ics)
+          application/ics; name=<file>.ics                  (the same invitation as a file)
+          <other attachments>
+
+    A notice without a calendar or attachments is just the alternatives (or the HTML alone).
+    """
+    import mimetypes
+
+    message = EmailMessage()
+    message["Subject"] = notice.subject
+    message["From"] = from_email
+    message["To"] = ", ".join(notice.to)
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = message_id(notice.dedupe_key)
+    # quoted-printable text and base64 calendar: 7-bit safe on any relay, the .ics byte for byte (CRLF)
+    if notice.text:
+        message.set_content(notice.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+        message.add_alternative(notice.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    else:
+        message.set_content(notice.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    calendar = notice.calendar
+    if calendar is not None:
+        if not notice.text:  # an invitation is an alternative of a multipart/alternative body
+            message.make_alternative()
+        message.add_alternative(
+            calendar.ics.encode("utf-8"),
+            maintype="text",
+            subtype="calendar",
+            cte="base64",
+            params={"charset": "utf-8", "method": calendar.method},
+        )
+    for name, content in notice.attachments.items():
+        if calendar is not None and name == calendar.filename:
+            maintype, subtype = "application", "ics"  # as Google Calendar attaches its invite.ics
+        else:
+            guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            maintype, subtype = guessed.split("/", 1)
+        message.add_attachment(content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=name)
+    return message
+
+
 def _smtp_send(notice: Notice, conn_id: str) -> None:
+    """Send through the SMTP connection ``conn_id``, read by the SMTP provider's hook.
+
+    The provider's public sending API (``SmtpHook.send_email_smtp``, smtp provider 3.2.0) writes an
+    HTML body with ``application/octet-stream`` files only, and its SMTP client is private: the hook
+    reads the connection (host, port, SSL/STARTTLS, login, timeout, ``from_email``, ``retry_limit``)
+    through its public properties, and ``smtplib`` sends the message :func:`build_message` wrote.
+    """
+    import smtplib
+    import ssl
+
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    with tempfile.TemporaryDirectory(prefix="di-ops-mail-") as folder:
-        files = []
-        for name, content in notice.attachments.items():
-            path = Path(folder) / Path(name).name
-            path.write_text(content, encoding="utf-8")
-            files.append(str(path))
-        with SmtpHook(smtp_conn_id=conn_id) as hook:
-            hook.send_email_smtp(
-                to=list(notice.to),
-                subject=notice.subject,
-                html_content=notice.html,
-                files=files,
-                custom_headers={"Message-ID": message_id(notice.dedupe_key)},
-            )
+    from di_ops.core.refusals import PermanentFailure
+
+    hook = SmtpHook(smtp_conn_id=conn_id)
+    hook.smtp_connection = hook.get_connection(conn_id)  # what get_conn() loads, without its session
+    if not hook.from_email:  # the connection's setup, not the notice: a retry cannot fix it
+        raise PermanentFailure(f"the SMTP connection {conn_id!r} has no from_email in its extra")
+    message = build_message(notice, hook.from_email)
+    for attempt in range(hook.smtp_retry_limit + 1):
+        try:
+            client: smtplib.SMTP
+            if hook.use_ssl:
+                client = smtplib.SMTP_SSL(
+                    hook.host, hook.port or 0, timeout=hook.timeout, context=ssl.create_default_context()
+                )
+            else:
+                client = smtplib.SMTP(hook.host, hook.port or 0, timeout=hook.timeout)
+            with client:
+                if hook.smtp_starttls:
+                    client.starttls(context=ssl.create_default_context())
+                    client.ehlo()
+                if hook.smtp_user and hook.smtp_password:
+                    client.login(hook.smtp_user, hook.smtp_password)
+                client.sendmail(hook.from_email, list(notice.to), message.as_bytes(policy=WIRE))
+            return
+        except smtplib.SMTPServerDisconnected:
+            if attempt == hook.smtp_retry_limit:
+                raise

@@ -146,7 +146,7 @@ def deadline_alerts(dag_id: str, *, family: str | None = None, region: str | Non
 
 def deadline_notice(*, dag_id: str, rule: str, to: list[str], context: dict[str, Any]) -> Any:
     """The e-mail for a missed deadline (one per deadline id): ``templates/deadline_missed.html.j2``
-    (autoescaped), the subject one header line."""
+    (autoescaped) and its plain-text twin ``deadline_missed.txt.j2``, the subject one header line."""
     from di_ops.core.notices import Notice
     from di_ops.core.templating import one_line, render
 
@@ -163,16 +163,15 @@ def deadline_notice(*, dag_id: str, rule: str, to: list[str], context: dict[str,
         base = conf.get("api", "base_url", fallback="").rstrip("/")
     except Exception:  # noqa: BLE001 - a link is a courtesy; the alert must go out without it
         base = ""
-    body = render(
-        "deadline_missed.html.j2", run_id=run_id, dag_id=dag_id, when=when_text, rule=rule, state=state, base_url=base
-    )
+    shown = {"run_id": run_id, "dag_id": dag_id, "when": when_text, "rule": rule, "state": state, "base_url": base}
     return Notice(
         dedupe_key=f"deadline:{deadline.get('id') or dag_id + '/' + run_id}"[:250],
         kind=NOTICE_KIND,
         entity=f"{dag_id}/{run_id}"[:250],
         to=tuple(to),
         subject=one_line(f"[di-ops] deadline missed: {dag_id} {run_id} not finished by {when_text}"),
-        html=body,
+        html=render("deadline_missed.html.j2", **shown),
+        text=render("deadline_missed.txt.j2", **shown),
     )
 
 

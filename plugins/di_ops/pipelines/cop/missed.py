@@ -297,8 +297,8 @@ def review_waiting(
 def missed_alert(item: dict[str, Any], to: tuple[str, ...]) -> Any:
     """The operator's alert (``pipelines.yaml: alerts.to``) that a planned upload missed its window;
     once per missed plan (dedupe key :func:`alert_key`), from ``templates/cop_missed.html.j2``
-    (autoescaped: request values are text)."""
-    from di_ops.core.notices import Notice, local_and_utc
+    (autoescaped: request values are text) and its plain-text twin ``cop_missed.txt.j2``."""
+    from di_ops.core.notices import Notice, local_and_utc, window_text
     from di_ops.core.templating import one_line, render
     from di_ops.rules.common import region_zone
 
@@ -306,16 +306,14 @@ def missed_alert(item: dict[str, Any], to: tuple[str, ...]) -> Any:
     zone = region_zone(miss["region"]).key
 
     def span(a: str, b: str) -> str:
-        return f"{local_and_utc(datetime.fromisoformat(a), zone)} - {local_and_utc(datetime.fromisoformat(b), zone)}"
+        return window_text(datetime.fromisoformat(a), datetime.fromisoformat(b), zone, length=False)
 
-    window = span(miss["window_start"], miss["window_end"])
-    html = render(
-        "cop_missed.html.j2",
-        item=item,
-        miss=miss,
-        window=window,
-        next_window=span(miss["new_window_start"], miss["new_window_end"]),
-    )
+    context = {
+        "item": item,
+        "miss": miss,
+        "window": span(miss["window_start"], miss["window_end"]),
+        "next_window": span(miss["new_window_start"], miss["new_window_end"]),
+    }
     return Notice(
         dedupe_key=item["dedupe_key"],
         kind="cop_missed",
@@ -325,5 +323,6 @@ def missed_alert(item: dict[str, Any], to: tuple[str, ...]) -> Any:
             f"MISSED COP upload window: {item['cop_file']} for {item['customer_id']}, window "
             f"{local_and_utc(datetime.fromisoformat(miss['window_start']), zone)}"
         ),
-        html=html,
+        html=render("cop_missed.html.j2", **context),
+        text=render("cop_missed.txt.j2", **context),
     )

@@ -1,5 +1,5 @@
-"""The change notices of planned regular COP uploads (DOMAIN.md §2, §5): one e-mail with an
-``.ics`` event per plan of a request (a re-plan after a missed window is a new notice: same calendar
+"""The change notices of planned regular COP uploads (DOMAIN.md §2, §5): one e-mail with a
+calendar invitation per plan of a request (a re-plan after a missed window is a new notice: same calendar
 UID, SEQUENCE + 1), from an autoescaped Jinja2 template, sent once, every outcome recorded; and the
 operator's alerts of missed windows (``di_ops.pipelines.cop.missed``).
 """
@@ -19,54 +19,65 @@ log = logging.getLogger(__name__)
 
 
 def cop_notice(item: dict[str, Any], customer: dict[str, Any], to: tuple[str, ...], sent_at: datetime) -> Any:
-    """The change notice of a planned regular COP upload: HTML from ``templates/cop_notice.html.j2``
-    (autoescaped: inventory names are text, never markup) and the window as an .ics event.
+    """The change notice of a planned regular COP upload: HTML and plain text from
+    ``templates/cop_notice.{html,txt}.j2`` (autoescaped HTML: inventory names are text, never markup)
+    and the window as a calendar invitation (``text/calendar; method=REQUEST``, attached as ``cop-upload.ics``).
 
     ``item`` comes from ``cop_missed.notice_item``: its ``sequence`` is the event's SEQUENCE, its
-    ``replaces`` the missed window a re-plan replaces (None for the first notice).
+    ``replaces`` the missed window a re-plan replaces (None for the first notice). The partner's
+    answer deadline is ``sent_at`` + ``policy.change.partner_answer_days``.
     Source: DOMAIN.md §2 (notices go to the partner and the customer contacts on file; a change not
-    carried out in its window is re-planned with a new notice), §5.
+    carried out in its window is re-planned with a new notice; partners answer a conflict within
+    2-3 days), §5.
     """
-    from di_ops.core.notices import CalendarEvent, Notice, ics_text, local_and_utc
+    from di_ops.core.notices import CalendarEvent, Notice, calendar_part, local_and_utc, window_text
     from di_ops.core.templating import one_line, render
+    from di_ops.rules.change import partner_answer_deadline
     from di_ops.rules.common import region_zone
 
     start, end = datetime.fromisoformat(item["window_start"]), datetime.fromisoformat(item["window_end"])
     zone = region_zone(item["region"]).key
-    when = f"{local_and_utc(start, zone)} - {local_and_utc(end, zone)}"
     replaces = item.get("replaces")
     missed = None
     if replaces:
         missed_start, missed_end = (datetime.fromisoformat(v) for v in replaces)
-        missed = f"{local_and_utc(missed_start, zone)} - {local_and_utc(missed_end, zone)}"
+        missed = window_text(missed_start, missed_end, zone, length=False)
     sequence = int(item.get("sequence") or 0)
-    name = customer.get("name", item["customer_id"])
+    name = customer.get("name") or item["customer_id"]
+    title = "Re-planned maintenance" if missed else "Planned maintenance"
     event = CalendarEvent(
         uid=f"cop-{item['request_id']}@di-ops",
         sequence=sequence,
         start=start,
         end=end,
         summary=f"COP upload {item['cop_file']} ({item['customer_id']})",
-        description=f"The operator uploads {item['cop_file']} to your instance's SFTP server; the partner installs it.",
+        description=(
+            f"The operator uploads the signed COP file {item['cop_file']} to the SFTP server of your "
+            "instance; the partner installs it."
+        ),
+        location=f"{item['region']} maintenance window",
         attendees=to,
     )
+    context = {
+        "title": title,
+        "customer_name": name,
+        "customer_id": item["customer_id"],
+        "partner_name": customer.get("partner") or "",
+        "cop_file": item["cop_file"],
+        "region": item["region"],
+        "window": window_text(start, end, zone),
+        "missed_window": missed,
+        "answer_by": local_and_utc(partner_answer_deadline(sent_at), zone),
+    }
     return Notice(
         dedupe_key=item.get("dedupe_key") or f"cop:{item['request_id']}",
         kind="cop_upload",
         entity=f"{item['customer_id']}/{item['cop_file']}",
         to=to,
-        subject=one_line(
-            f"{'Re-planned' if missed else 'Planned'} maintenance: COP upload {item['cop_file']} for {name}"
-        ),
-        html=render(
-            "cop_notice.html.j2",
-            customer_name=name,
-            partner_name=customer.get("partner", "?"),
-            cop_file=item["cop_file"],
-            window=when,
-            missed_window=missed,
-        ),
-        attachments={"cop-upload.ics": ics_text(event, method="REQUEST", dtstamp=sent_at)},
+        subject=one_line(f"{title}: COP upload {item['cop_file']} for {name}"),
+        html=render("cop_notice.html.j2", **context),
+        text=render("cop_notice.txt.j2", **context),
+        calendar=calendar_part(event, method="REQUEST", dtstamp=sent_at, filename="cop-upload.ics"),
     )
 
 

@@ -7,7 +7,9 @@ customer contacts on file). The calendar event keeps one UID per upgrade; every 
 re-plan after a missed window) carries a higher SEQUENCE, a cancellation is METHOD:CANCEL (RFC 5546).
 Times are shown in the window region's local time and in UTC. Sending lives in ``di_ops.integrations.mail``.
 The texts are ``templates/upgrade_notice.html.j2`` and ``templates/upgrade_missed.html.j2``
-(autoescaped: inventory names are text, never markup); subjects are one header line.
+(autoescaped: inventory names are text, never markup) with their plain-text twins (``.txt.j2``);
+the event travels as a calendar invitation (``text/calendar; method=REQUEST`` or ``CANCEL``, and
+attached as ``upgrade.ics``); subjects are one header line.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from di_ops.core.notices import CalendarEvent, Notice, ics_text, local_and_utc
+from di_ops.core.notices import CalendarEvent, Notice, calendar_part, local_and_utc, window_text
 from di_ops.core.settings import regions_config
 from di_ops.core.templating import one_line, render
 
@@ -67,7 +69,6 @@ def upgrade_notice(
         return None
     zone = zone_of(plan["window_region"])
     start, end = plan["window_start"], plan["window_end"]
-    window_text = f"{local_and_utc(start, zone)} to {local_and_utc(end, zone)}"
     title = _TITLES[kind]
     if kind == "notice" and plan.get("emergency"):
         title = "Emergency upgrade"
@@ -76,27 +77,26 @@ def upgrade_notice(
     subject = f"{title}: {plan['application']} {plan['cluster_id']} to {plan['target']}"
     if kind != "done":
         subject += f", window {local_and_utc(start, zone)}"
-    html = render(
-        "upgrade_notice.html.j2",
-        kind=kind,
-        title=title,
-        application=plan["application"],
-        cluster_id=plan["cluster_id"],
-        customer_name=customer.get("name", plan["customer_id"]),
-        customer_id=plan["customer_id"],
-        partner=customer.get("partner", ""),
-        from_version=plan["from_version"],
-        target=plan["target"],
-        window_region=plan["window_region"],
-        window=window_text,
-        triggers=[t["reason"] for t in plan.get("triggers") or []],
-        emergency=bool(plan.get("emergency")),
-        answer_by=local_and_utc(answer_by, zone) if answer_by is not None else "",
-        reschedule_used=int(plan.get("reschedules") or 0) >= 1,
-        note=note,
-        upgrade_id=plan["upgrade_id"],
-    )
-    attachments: dict[str, str] = {}
+    context = {
+        "kind": kind,
+        "title": title,
+        "application": plan["application"],
+        "cluster_id": plan["cluster_id"],
+        "customer_name": customer.get("name") or plan["customer_id"],
+        "customer_id": plan["customer_id"],
+        "partner": customer.get("partner") or "",
+        "from_version": plan["from_version"],
+        "target": plan["target"],
+        "window_region": plan["window_region"],
+        "window": window_text(start, end, zone),
+        "triggers": [t["reason"] for t in plan.get("triggers") or []],
+        "emergency": bool(plan.get("emergency")),
+        "answer_by": local_and_utc(answer_by, zone) if answer_by is not None else "",
+        "reschedule_used": int(plan.get("reschedules") or 0) >= 1,
+        "note": note,
+        "upgrade_id": plan["upgrade_id"],
+    }
+    calendar = None
     if kind != "done":
         event = CalendarEvent(
             uid=calendar_uid(plan["upgrade_id"]),
@@ -104,21 +104,25 @@ def upgrade_notice(
             start=start,
             end=end,
             summary=f"{plan['application']} upgrade {plan['cluster_id']} to {plan['target']}",
-            description=f"{title}: {plan['from_version']} to {plan['target']} ({plan['upgrade_id']})",
+            description=(
+                f"{title}: the operator upgrades {plan['application']} on cluster {plan['cluster_id']} from "
+                f"{plan['from_version']} to {plan['target']}. Reference: {plan['upgrade_id']}."
+            ),
             location=f"{plan['window_region']} maintenance window",
             organizer=organizer,
             attendees=to,
         )
         method: Literal["REQUEST", "CANCEL"] = "CANCEL" if kind == "cancel" else "REQUEST"
-        attachments["upgrade.ics"] = ics_text(event, method=method, dtstamp=at)
+        calendar = calendar_part(event, method=method, dtstamp=at, filename="upgrade.ics")
     return Notice(
         dedupe_key=dedupe_key(plan["upgrade_id"], kind, int(plan["sequence"])),
         kind=f"upgrade_{kind}",
         entity=plan["cluster_id"],
         to=to,
         subject=one_line(subject),
-        html=html,
-        attachments=attachments,
+        html=render("upgrade_notice.html.j2", **context),
+        text=render("upgrade_notice.txt.j2", **context),
+        calendar=calendar,
     )
 
 
@@ -137,9 +141,13 @@ def missed_alert(
     miss of the re-planned window (a higher SEQUENCE) alert again.
     """
     zone = zone_of(plan["window_region"])
-    window = f"{local_and_utc(plan['window_start'], zone)} to {local_and_utc(plan['window_end'], zone)}"
-    later = f"{local_and_utc(next_window[0], zone)} to {local_and_utc(next_window[1], zone)}" if next_window else ""
-    html = render("upgrade_missed.html.j2", plan=plan, window=window, reason=reason, next_window=later, pending=pending)
+    context = {
+        "plan": plan,
+        "window": window_text(plan["window_start"], plan["window_end"], zone, length=False),
+        "reason": reason,
+        "next_window": window_text(next_window[0], next_window[1], zone, length=False) if next_window else "",
+        "pending": pending,
+    }
     return Notice(
         dedupe_key=dedupe_key(plan["upgrade_id"], "missed", int(plan["sequence"])),
         kind="upgrade_missed",
@@ -149,5 +157,6 @@ def missed_alert(
             f"MISSED upgrade window: {plan['application']} {plan['cluster_id']} to {plan['target']}, "
             f"window {local_and_utc(plan['window_start'], zone)}"
         ),
-        html=html,
+        html=render("upgrade_missed.html.j2", **context),
+        text=render("upgrade_missed.txt.j2", **context),
     )
