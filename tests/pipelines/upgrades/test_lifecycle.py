@@ -312,6 +312,10 @@ def test_a_closed_window_is_done_or_missed_on_the_inventory_after_it(
     assert "Re-planned for 2026-06-30 21:00 CEST" in body(alert[0])
     notice = [m for m in new if to_of(m) == {"noc@a004.partner.example", "it@a004.example"}]
     assert len(notice) == 1 and notice[0]["Subject"].startswith("Re-planned upgrade")
+    # the partner reads the missed window in local time and UTC, not as ISO instants
+    partner_text = body(notice[0])
+    assert "not carried out in its window of 2026-06-15 21:00 CEST (2026-06-15 19:00 UTC)" in partner_text
+    assert "+00:00" not in partner_text
     text = ics(notice[0])
     assert uid in text and "SEQUENCE:1" in text and "METHOD:REQUEST" in text
     assert f"DTSTART:{REPLANNED:%Y%m%dT%H%M%SZ}" in text and REPLANNED >= sweep_at + timedelta(days=14)

@@ -279,12 +279,23 @@ class _Run:
         missed_at = f"{_iso(plan['window_start'])} - {_iso(plan['window_end'])}"
         outcome = replan(model, window, reason=f"re-planned after the missed window {missed_at}")
         changes = {"notified_at": self.as_of, "answer_by": partner_answer_deadline(self.as_of).astimezone(UTC)}
-        note = f"The upgrade was not carried out in its window {missed_at} (UTC); it moves to the window above."
+        note = (
+            "The upgrade was not carried out in its window of "
+            f"{_partner_time(plan['window_start'], plan['window_region'])}; it moves to the window above."
+        )
         detail = {"window_start": window.start, "missed_window_start": plan["window_start"]}
         sent = self.commit(
             plan, outcome, "replan", changes=changes, note=note, detail=detail, stays_without_contacts=True
         )
         return sent or plan
+
+
+def _partner_time(moment: datetime, region: str) -> str:
+    """A window's opening as partners read it: the region's local time and UTC, to the minute."""
+    from di_ops.core.notices import local_and_utc
+    from di_ops.rules.common import region_zone
+
+    return local_and_utc(utc(moment) or moment, str(region_zone(region)))
 
 
 def _supersedes(verdict: Any, plan: dict[str, Any]) -> bool:
