@@ -74,14 +74,16 @@ def server(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         folder, summary = _make_report(data_dir)
         changes = _seed_console(data_dir)
     passwords = data_dir.parent / "passwords.json"
-    passwords.write_text(json.dumps({"admin": PASSWORD}))
+    passwords.write_text(json.dumps({"admin": PASSWORD, "outsider": PASSWORD, "sla_reader": PASSWORD}))
     port = free_port()
     env = {
         **os.environ,
         "DI_OPS_DATA_DIR": str(data_dir),
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        # the simple auth manager with per-DAG read permissions for two users (restricted_auth.py)
+        "AIRFLOW__CORE__AUTH_MANAGER": "tests.orchestration.restricted_auth.RestrictedSimpleAuthManager",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,outsider:viewer,sla_reader:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__API_AUTH__JWT_SECRET": "sla-reports-test-secret",
@@ -120,8 +122,8 @@ def server(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         log.close()
 
 
-def _token(server: Server) -> str:
-    reply = httpx.post(f"{server.base}/auth/token", json={"username": "admin", "password": PASSWORD}, timeout=10)
+def _token(server: Server, user: str = "admin") -> str:
+    reply = httpx.post(f"{server.base}/auth/token", json={"username": user, "password": PASSWORD}, timeout=10)
     reply.raise_for_status()
     return str(reply.json()["access_token"])
 
@@ -312,11 +314,13 @@ def test_the_change_calendar_opens_from_the_airflow_menu(server: Server, tmp_pat
         browser.find_element(By.NAME, "password").send_keys(PASSWORD)
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait.until(lambda b: "/auth/login" not in b.current_url)
-        # a category with one page is a button of its own; with several, the "di-ops" menu holds them
-        wait.until(lambda b: b.find_elements(By.XPATH, "//*[text()='di-ops' or @aria-label='Change calendar']"))
-        for menu in browser.find_elements(By.XPATH, "//*[text()='di-ops']"):
-            menu.click()
-        entry = "//*[@aria-label='Change calendar' or text()='Change calendar']"
+        # the console's pages are in the navigation's Plugins menu, in its di-ops submenu
+        wait.until(ec.element_to_be_clickable((By.XPATH, "//*[text()='Plugins']"))).click()
+        submenu = "//*[@role='menuitem' and contains(normalize-space(.), 'di-ops')]"
+        wait.until(ec.element_to_be_clickable((By.XPATH, submenu))).click()
+        entry = (
+            "//*[@role='menuitem' and normalize-space(.)='Change calendar'] | //a[normalize-space(.)='Change calendar']"
+        )
         wait.until(ec.element_to_be_clickable((By.XPATH, entry))).click()
         frame = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='/di-ops/calendar']")))
         browser.switch_to.frame(frame)
@@ -398,3 +402,25 @@ def test_the_metrics_route_with_an_airflow_login(server: Server) -> None:
     assert {s.labels["node"] for s in families["di_ops_certificate_earliest_expiry_seconds"]} == {"C004-cucm-pub"}
     # the newest audit in the ops DB is the seeded one (a day after the fixture's real audit)
     assert [(s.labels["severity"], s.value) for s in families["di_ops_sla_compliance_ratio"]] == [("S3", 0.975)]
+
+
+def test_a_user_sees_only_what_their_dag_permissions_allow(server: Server) -> None:
+    outsider = {"Authorization": f"Bearer {_token(server, 'outsider')}"}
+    for route in ("calendar", "calendar.json", "customers", "customers/C004", "reports", "metrics"):
+        reply = httpx.get(f"{server.base}/di-ops/{route}", headers=outsider, timeout=30)
+        assert reply.status_code == 403, route
+    sla_run = f"runs/{server.folder}/report.html"
+    assert httpx.get(f"{server.base}/sla-reports/{sla_run}", headers=outsider, timeout=30).status_code == 403
+    reader = {"Authorization": f"Bearer {_token(server, 'sla_reader')}"}
+    # no change pipeline readable: no calendar; the SLA report through the hub and the reports app
+    for route in ("calendar", "metrics"):
+        assert httpx.get(f"{server.base}/di-ops/{route}", headers=reader, timeout=30).status_code == 403, route
+    hub = httpx.get(f"{server.base}/di-ops/reports", headers=reader, timeout=30)
+    assert hub.status_code == 200 and "manual__2026-11-27T00:00:00+00:00" in hub.text
+    assert "certificate_sweep" not in hub.text and "backup_retention" not in hub.text
+    page = httpx.get(f"{server.base}/di-ops/customers/C004", headers=reader, timeout=30)
+    assert page.status_code == 200 and 'id="sla"' in page.text and "TAC-4711" in page.text
+    for hidden in ('id="certificates"', 'id="backups"', 'id="cop"', 'id="clusters"', "Planned maintenance for C004"):
+        assert hidden not in page.text, hidden
+    assert httpx.get(f"{server.base}/sla-reports/{sla_run}", headers=reader, timeout=30).status_code == 200
+    assert httpx.get(f"{server.base}/sla-reports/", headers=outsider, timeout=30).status_code == 403

@@ -42,19 +42,20 @@ async def security_headers(request: Request, call_next: Any) -> Response:
 
 
 async def console_user(request: Request) -> tuple[Any, frozenset[str]]:
-    """The user and the change kinds (uid prefixes) they may see; 401/403 as in web_auth."""
+    """The user and the change kinds (uid prefixes) they may see; 401/403 as in web_auth. What a
+    page shows beyond that is decided per page by the user's DAG read permissions."""
     from di_ops.orchestration.web_auth import airflow_user, may_read
 
     user = await airflow_user(request)
-    readable = frozenset(prefix for prefix, dag_id in DAG_OF_CHANGE.items() if may_read(user, dag_id))
-    if not readable:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "Not allowed to read any of " + ", ".join(sorted(DAG_OF_CHANGE.values()))
-        )
-    return user, readable
+    return user, frozenset(prefix for prefix, dag_id in DAG_OF_CHANGE.items() if may_read(user, dag_id))
 
 
 ConsoleUser = Annotated[tuple[Any, frozenset[str]], Depends(console_user)]
+
+
+def _need_any(readable: frozenset[str] | set[str], dag_ids: list[str] | tuple[str, ...]) -> None:
+    if not readable:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed to read any of " + ", ".join(sorted(dag_ids)))
 
 
 def run_link(dag_id: str, run_id: str) -> str:
@@ -78,6 +79,7 @@ def _calendar_inputs(request: Request, readable: frozenset[str]) -> tuple[Any, l
     from di_ops.orchestration.console.calendar import parse_filters
     from di_ops.rules.common import known_regions
 
+    _need_any(readable, tuple(DAG_OF_CHANGE.values()))
     regions = list(known_regions())
     query: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
@@ -172,6 +174,7 @@ async def customers_page(who: ConsoleUser) -> HTMLResponse:
 
     from di_ops.orchestration.console.customer import customers
 
+    _customer_sections(who[0])
     try:
         snapshot, listed = customers(_engine())
     except (OperationalError, ProgrammingError):  # no pipeline has created the ops DB yet
@@ -181,15 +184,26 @@ async def customers_page(who: ConsoleUser) -> HTMLResponse:
 
 @app.get("/customers/{customer_id}", response_class=HTMLResponse)
 async def customer_page(customer_id: str, request: Request, who: ConsoleUser) -> HTMLResponse:
-    from di_ops.orchestration.console.customer import SECTION_DAGS, customer_view
-    from di_ops.orchestration.web_auth import may_read
+    from di_ops.orchestration.console.customer import customer_view
 
+    sections = _customer_sections(who[0])
     as_of = _as_of(request)
     view = customer_view(_engine(), customer_id, as_of=as_of)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such customer in the latest inventory snapshot")
-    shown = {section for section, dag_id in SECTION_DAGS.items() if may_read(who[0], dag_id)}
-    return _page("console_customer.html.j2", view=view, shown=shown, as_of=as_of)
+    readable = _readable(who[0])
+    view.notices = [n for n in view.notices if readable(n["dag_id"])]  # only notices of readable DAGs
+    return _page("console_customer.html.j2", view=view, shown=sections, as_of=as_of)
+
+
+def _customer_sections(user: Any) -> set[str]:
+    """The customer page's sections ``user`` may read (its pipeline's DAG); 403 when none."""
+    from di_ops.orchestration.console.customer import SECTION_DAGS
+    from di_ops.orchestration.web_auth import may_read
+
+    shown = {section for section, dag_id in SECTION_DAGS.items() if may_read(user, dag_id)}
+    _need_any(shown, tuple(SECTION_DAGS.values()))
+    return shown
 
 
 # --- reports hub ---------------------------------------------------------------------------------
@@ -239,7 +253,13 @@ async def reports_page(request: Request, who: ConsoleUser) -> HTMLResponse:
         found += reports.certificate_reports(_engine())
     except (OperationalError, ProgrammingError):  # no ops DB yet: the file reports still show
         pass
-    shown = reports.select_reports(found, readable=_readable(who[0]), pipeline=pipeline, since=since, until=until)
+    readable = _readable(who[0])
+    _need_any(
+        {d for src in reports.SOURCES for d in src.dag_ids if readable(d)}
+        | {d for d in reports.CERTIFICATE_DAGS if readable(d)},
+        [d for src in reports.SOURCES for d in src.dag_ids] + list(reports.CERTIFICATE_DAGS),
+    )
+    shown = reports.select_reports(found, readable=readable, pipeline=pipeline, since=since, until=until)
     return _page(
         "console_reports.html.j2",
         reports=shown,
@@ -323,8 +343,14 @@ async def metrics_reader(request: Request) -> None:
     from di_ops.orchestration.web_auth import request_token
 
     settings = console_settings().metrics
-    if settings.auth == "login":
-        await console_user(request)
+    if settings.auth == "login":  # the figures come from every pipeline: a reader of all of them
+        from di_ops.orchestration.console.metrics import SOURCE_DAGS
+        from di_ops.orchestration.web_auth import airflow_user, may_read
+
+        user = await airflow_user(request)
+        missing = [dag_id for dag_id in SOURCE_DAGS if not may_read(user, dag_id)]
+        if missing:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed to read " + ", ".join(missing))
         return
     expected = os.environ.get(settings.token_env, "")
     if not expected:

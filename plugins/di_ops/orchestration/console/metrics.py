@@ -21,6 +21,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+# the DAGs whose data the metrics show: a login needs read access to every one
+SOURCE_DAGS = ("certificate_sweep", "backup_retention", "sla_audit", "upgrade_eligibility", "cop_upload")
+
 
 def _gauge(name: str, doc: str, labels: list[str]) -> Any:
     from prometheus_client.core import GaugeMetricFamily
