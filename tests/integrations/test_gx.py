@@ -117,3 +117,46 @@ def test_the_docs_page_shows_hostile_values_as_text(tmp_path: Path) -> None:
 )
 def test_display_escaped_escapes_every_string_inside(value: object, shown: object) -> None:
     assert display_escaped(value) == shown
+
+
+def test_a_built_docs_page_loads_nothing_remote_and_names_assets_that_exist(tmp_path: Path) -> None:
+    """Every resource the page and its site's index load is local; the app's asset route can serve each one."""
+    import re
+
+    docs = tmp_path / "docs"
+    context = file_context(tmp_path, DocsSite("reports", docs))
+    assert context.get_config().data_docs_sites["reports"]["show_how_to_buttons"] is False
+    result = _run(context, pd.DataFrame({"id": ["a", "a", None]}))
+    (identifier, validation), *_ = result.run_results.items()
+    build_escaped_docs(context, identifier, validation, site_names=["reports"])
+    page = docs_page(context, identifier, "reports")
+    assert page is not None
+    for html_file in (page, docs / "index.html"):
+        text = html_file.read_text(encoding="utf-8")
+        assert "<script" not in text.lower()  # the reports' policy runs no script: none is shipped
+        loaded = re.findall(r"<(?:link|img)\b[^>]*?\b(?:href|src)=\"([^\"]*)\"", text) + re.findall(
+            r"url\('?([^')]*)", text
+        )
+        assert loaded and not [u for u in loaded if "//" in u], loaded  # nothing from a CDN or S3
+        for url in loaded:
+            assert url.startswith(gx_setup.DOCS_ASSETS_URL + "/"), url
+            package, _, inside = url.removeprefix(gx_setup.DOCS_ASSETS_URL + "/").partition("/")
+            folder = gx_setup.asset_folder(package)
+            assert folder is not None and (folder / inside).is_file(), url
+        assert gx_setup.offline_html(text) == text  # idempotent: a rebuilt index is not rewritten twice
+
+
+def test_offline_html_keeps_links_and_drops_unknown_remote_resources() -> None:
+    page = (
+        '<html><head><link rel="stylesheet" href="https://unpkg.com/x.css">'
+        '<link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css"/>'
+        "<style>a { background: url('https://evil.example/p.png') }</style>"
+        '<script>alert(1)</script><script src="https://code.jquery.com/jquery.js"></script></head>'
+        '<body><a href="https://greatexpectations.io">GX</a><img src="//cdn.example/t.gif"><img src="local.png">'
+        "</body></html>"
+    )
+    out = gx_setup.offline_html(page)
+    assert "unpkg" not in out and "evil.example" not in out and "cdn.example" not in out and "<script" not in out
+    assert f'href="{gx_setup.DOCS_ASSETS_URL}/bootstrap/css/bootstrap.min.css"' in out
+    assert '<a href="https://greatexpectations.io">GX</a>' in out and '<img src="local.png">' in out
+    assert out.count('id="di-ops-offline"') == 1

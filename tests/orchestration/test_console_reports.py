@@ -140,6 +140,11 @@ def test_nothing_outside_a_run_folder_is_served(outputs: dict[str, Path], data_d
     assert reports.report_file(reports.source("cop"), rest) is None  # type: ignore[arg-type]
 
 
+def test_a_file_beside_the_run_folders_is_not_served(outputs: dict[str, Path]) -> None:
+    (outputs["sla"].parent / "notes.txt").write_text("not a run's file")
+    assert reports.report_file(reports.source("sla"), "notes.txt") is None  # type: ignore[arg-type]
+
+
 def test_a_link_in_a_run_folder_is_not_followed(outputs: dict[str, Path], data_dir: Path) -> None:
     secret = data_dir / "secret.txt"
     secret.write_text("secret")

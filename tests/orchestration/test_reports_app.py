@@ -73,6 +73,11 @@ def server(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         mp.setenv("AIRFLOW_CONN_DI_OPS_DB", json.dumps({"conn_type": "sqlite", "host": str(data_dir / "ops.db")}))
         folder, summary = _make_report(data_dir)
         changes = _seed_console(data_dir)
+        # a retention run's plan, as the approval links it, and a file beside the run folders
+        retention = data_dir / "retention" / "runs" / "manual__2026-12-06T02_30_00+00_00"
+        retention.mkdir(parents=True)
+        (retention / "plan.csv").write_text("path,action,reason\nC1/C1-cucm/CUCM/b1,prune,<script>x()</script>\n")
+        (data_dir / "retention" / "runs" / "secret.txt").write_text("outside any run folder")
     passwords = data_dir.parent / "passwords.json"
     passwords.write_text(json.dumps({"admin": PASSWORD, "outsider": PASSWORD, "sla_reader": PASSWORD}))
     port = free_port()
@@ -424,3 +429,28 @@ def test_a_user_sees_only_what_their_dag_permissions_allow(server: Server) -> No
         assert hidden not in page.text, hidden
     assert httpx.get(f"{server.base}/sla-reports/{sla_run}", headers=reader, timeout=30).status_code == 200
     assert httpx.get(f"{server.base}/sla-reports/", headers=outsider, timeout=30).status_code == 403
+
+
+def test_the_retention_plan_is_a_download_at_the_url_the_approval_links(server: Server) -> None:
+    """retention.guard links the plan through the console's files route: a download with the CSP,
+    for readers of backup_retention, and nothing outside a run folder."""
+    from di_ops.pipelines.retention.guard import _plan_url
+
+    url = _plan_url("/anywhere/manual__2026-12-06T02_30_00+00_00")
+    assert url == "/di-ops/reports/files/retention/manual__2026-12-06T02_30_00%2B00_00/plan.csv"
+    headers = {"Authorization": f"Bearer {_token(server)}"}
+    reply = httpx.get(server.base + url, headers=headers, timeout=30)
+    assert reply.status_code == 200 and "script-src 'none'" in reply.headers["content-security-policy"]
+    assert reply.headers["content-disposition"].startswith("attachment") and "prune" in reply.text
+    for bad in (
+        "secret.txt",
+        "..%2Fsecret.txt",
+        "x/..%2F..%2Fsecret.txt",
+        "manual__2026-12-06T02_30_00%2B00_00/..%2F..%2Fsecret.txt",
+    ):
+        assert (
+            httpx.get(f"{server.base}/di-ops/reports/files/retention/{bad}", headers=headers, timeout=30).status_code
+            == 404
+        ), bad
+    reader = {"Authorization": f"Bearer {_token(server, 'sla_reader')}"}
+    assert httpx.get(server.base + url, headers=reader, timeout=30).status_code == 404  # not a reader of retention

@@ -76,7 +76,7 @@ def _write_run(data_dir: Path) -> tuple[str, Path]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     import uvicorn
 
-    from di_ops.orchestration.reports_app import app, require_reader, require_retention_reader
+    from di_ops.orchestration.reports_app import app, require_reader
 
     data_dir = tmp_path_factory.mktemp("web") / "data"
     data_dir.mkdir()
@@ -88,11 +88,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         # a page with the payloads unescaped (as GX wrote them before the fix): only the CSP stands in the way
         (reports / folder / "raw.html").write_text(f"<!DOCTYPE html><title>raw</title><p>{IMG}</p>{SCRIPT}")
         app.dependency_overrides[require_reader] = lambda: "reader"
-        app.dependency_overrides[require_retention_reader] = lambda: "reader"
-        retention = data_dir / "retention" / "runs" / "manual__2026-12-06T02_30_00+00_00"
-        retention.mkdir(parents=True)
-        (retention / "plan.csv").write_text(f"path,action,reason\nC1/C1-cucm/CUCM/b1,prune,{SCRIPT}\n")
-        (data_dir / "retention" / "runs" / "secret.txt").write_text("outside any run folder")
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
@@ -207,17 +202,3 @@ def test_no_payload_runs_in_the_served_pages(site: Site, browser: object) -> Non
     _title_after_load(browser, f"{site.base}/runs/{site.folder}/report.html")
     report = browser.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert SCRIPT in report and browser.find_element(By.ID, "headline-S3").is_displayed()  # type: ignore[attr-defined]
-
-
-def test_a_retention_plan_is_a_download_at_the_url_the_approval_links(site: Site) -> None:
-    """The approval body links /sla-reports/retention/<run folder>/plan.csv (retention.guard): the
-    app serves it as an attachment with the CSP, and nothing outside a run folder."""
-    from di_ops.orchestration.reports_app import CSP, URL_PREFIX, retention_url
-
-    url = retention_url("manual__2026-12-06T02_30_00+00_00", "plan.csv")
-    assert url.startswith(URL_PREFIX + "/retention/")
-    reply = httpx.get(site.base + url.removeprefix(URL_PREFIX), timeout=10)
-    assert reply.status_code == 200 and reply.headers["content-security-policy"] == CSP
-    assert reply.headers["content-disposition"].startswith("attachment") and "prune" in reply.text
-    for bad in ("/retention/../secret.txt", "/retention/..%2Fsecret.txt/x", "/retention/x/..%2F..%2Fsecret.txt"):
-        assert httpx.get(site.base + bad, timeout=10).status_code == 404, bad

@@ -1,24 +1,25 @@
 """The SLA reports app: a FastAPI app the Airflow api-server mounts at ``/sla-reports`` (see di_ops_plugin).
 
 A plugin's FastAPI app is mounted *without* Airflow's authentication, so this app checks the
-Airflow JWT itself, exactly as the core API does (``airflow.api_fastapi.core_api.security``):
-the ``Authorization: Bearer`` header wins, else the UI's ``_token`` cookie; the token is
-validated by the configured auth manager (signature, expiry, revocation), and the user must
-be allowed to read the ``sla_audit`` DAG. Anonymous → 401, invalid token or no access → 403.
+Airflow login itself (``orchestration.web_auth``, shared with the console): the user must be
+allowed to read the ``sla_audit`` DAG. Anonymous → 401, invalid token or no access → 403.
 
 Routes: ``/`` lists the audit runs (newest first); ``/runs/{folder}/{file}`` serves a run's
-report and CSV exports; ``/runs/_gx_docs/...`` the GX Data Docs; ``/retention/{folder}/{file}`` a
-``backup_retention`` run's files (the approval links its ``plan.csv``), for readers of that DAG.
-Only files under those folders are served. Light to import: no I/O and nothing heavy at module level.
+report and CSV exports; ``/runs/_gx_docs/...`` the GX Data Docs;
+``/assets/{package}/{file}`` the Data Docs' stylesheets, fonts and images from pinned packages
+(:data:`ASSETS_ROUTE`). Only files under those folders are served. Light to import: no I/O and
+nothing heavy at module level.
 
 The pages show values from the TAC exports, so every response carries a strict
 Content-Security-Policy (:data:`CSP`: no script at all, no plugin, no form, framed only by the
 Airflow UI's own origin) and ``X-Content-Type-Options: nosniff``; files that are not pages
 (CSV, JSON, anything outside :data:`INLINE_SUFFIXES`) are sent as downloads
 (``Content-Disposition: attachment``), never rendered in the Airflow UI's origin. The project's
-report pages need only inline CSS and inline SVG; the GX Data Docs pages load their CSS and
-scripts from CDNs, which the policy blocks: their tables and text are plain HTML and stay readable
-(the GX index page's run table is drawn by script and stays empty: the reports list is the index).
+report pages need only inline CSS and inline SVG. The GX Data Docs pages are rewritten when they are
+built (``integrations.gx.offline_html``): Bootstrap and Font Awesome come from this app's asset route,
+nothing from a CDN, and their scripts (which the policy would block) are gone, so they render styled
+without internet (the GX index page's run table is drawn by script and stays empty: the reports
+list is the index).
 """
 
 from __future__ import annotations
@@ -31,17 +32,16 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import FileResponse, HTMLResponse
 
 DAG_ID = "sla_audit"
-RETENTION_DAG_ID = "backup_retention"
 URL_PREFIX = "/sla-reports"
-RETENTION_ROUTE = "/retention"  # a backup_retention run's files (plan.csv, summary.json) for its approver
 # the audit's hand-off between tasks (prepared.parquet), never served
 WORKING_SUFFIXES = frozenset({".parquet", ".pkl"})
-COOKIE_NAME = "_token"  # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
 
 CSP = (
     "default-src 'none'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 )
+ASSETS_ROUTE = "/assets"  # URL_PREFIX + ASSETS_ROUTE is integrations.gx.DOCS_ASSETS_URL
+ASSET_SUFFIXES = frozenset({".css", ".woff2", ".woff", ".ttf", ".png", ".ico", ".svg", ".gif"})
 # served inline (pages and what they embed); any other file is a download
 INLINE_SUFFIXES = frozenset({".html", ".css", ".png", ".gif", ".jpg", ".jpeg", ".svg", ".ico", ".woff", ".woff2"})
 
@@ -57,42 +57,11 @@ async def security_headers(request: Request, call_next: Any) -> Response:
     return response
 
 
-def _token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return request.cookies.get(COOKIE_NAME) or None
-
-
 async def require_reader(request: Request) -> Any:
     """The Airflow user of the request, allowed to read ``sla_audit``; 401/403 otherwise."""
-    return await _reader_of(request, DAG_ID)
+    from di_ops.orchestration.web_auth import reader_of
 
-
-async def require_retention_reader(request: Request) -> Any:
-    """The Airflow user of the request, allowed to read ``backup_retention``; 401/403 otherwise."""
-    return await _reader_of(request, RETENTION_DAG_ID)
-
-
-async def _reader_of(request: Request, dag_id: str) -> Any:
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
-    from jwt import ExpiredSignatureError, InvalidTokenError
-
-    token = _token(request)
-    if not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated: log in to Airflow first")
-    manager = get_auth_manager()
-    try:
-        user = await manager.get_user_from_token(token)
-    except ExpiredSignatureError:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Token expired: log in to Airflow again") from None
-    except InvalidTokenError:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Invalid JWT token") from None
-    if not manager.is_authorized_dag(method="GET", details=DagDetails(id=dag_id), user=user):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Not allowed to read the {dag_id} DAG")
-    return user
+    return await reader_of(request, DAG_ID)
 
 
 def _reports_dir() -> Path:
@@ -155,26 +124,18 @@ async def run_file(folder: str, path: str, user: Reader) -> FileResponse:
     return _serve(_reports_dir(), folder, path)
 
 
-RetentionReader = Annotated[Any, Depends(require_retention_reader)]
+@app.get(ASSETS_ROUTE + "/{package}/{path:path}")
+async def asset_file(package: str, path: str, user: Reader) -> FileResponse:
+    """A stylesheet, font or image of the GX Data Docs from a pinned package (``integrations.gx.ASSET_PACKAGES``)."""
+    from di_ops.integrations.gx import asset_folder
 
-
-@app.get(RETENTION_ROUTE + "/{folder}/{path:path}")
-async def retention_file(folder: str, path: str, user: RetentionReader) -> FileResponse:
-    """A backup_retention run's file (the approval links its plan.csv here), for readers of that DAG."""
-    return _serve(_retention_dir(), folder, path)
-
-
-def retention_url(folder: str, name: str) -> str:
-    """The UI path of a retention run's file (what the approval body links to)."""
-    return f"{URL_PREFIX}{RETENTION_ROUTE}/{folder}/{name}"
-
-
-def _retention_dir() -> Path:
-    from di_ops.core.settings import data_dir
-    from di_ops.pipelines.retention.settings import retention_settings
-
-    base = Path(retention_settings().reports_folder)
-    return (base if base.is_absolute() else data_dir() / base).resolve()
+    root = asset_folder(package)
+    target = (root / path).resolve() if root is not None else None
+    if target is None or root is None or not target.is_relative_to(root) or not target.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such asset")
+    if target.suffix.lower() not in ASSET_SUFFIXES:  # the packages' scripts and sources are not served
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such asset")
+    return FileResponse(target, headers={"Cache-Control": "private, max-age=86400"})
 
 
 def _serve(root: Path, folder: str, path: str) -> FileResponse:

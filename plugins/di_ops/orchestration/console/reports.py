@@ -248,7 +248,7 @@ def report_file(src: Source, rest: str) -> Path | None:
     parts = Path(rest).parts
     if not parts or any(p in {"", ".", ".."} or p.startswith(".") or p in WORKING_DIRS for p in parts):
         return None
-    if src.per_run == "file" and len(parts) != 1:
+    if len(parts) != 1 if src.per_run == "file" else len(parts) < 2:  # a run's file, never one beside the runs
         return None
     path = base
     for part in parts:
