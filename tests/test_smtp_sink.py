@@ -33,3 +33,25 @@ def test_messages_become_eml_files(tmp_path: Path) -> None:
     parsed = BytesParser().parsebytes(files[0].read_bytes())
     assert parsed["Subject"] == "Planned change"
     assert "2026-12-01 21:00 CET" in parsed.get_payload()
+
+
+def test_a_port_in_use_stops_the_sink_naming_it(tmp_path: Path) -> None:
+    """Run as make demo runs it: a port another server holds is refused at once, with the port named."""
+    import subprocess
+    import sys
+
+    from include.demo.runs import REPO
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "include.demo.smtp_sink", "--dir", str(tmp_path), "--port", str(port)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"SMTP sink: cannot listen on 127.0.0.1:{port} (--port)" in done.stderr

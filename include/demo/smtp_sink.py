@@ -3,19 +3,25 @@
     python -m include.demo.smtp_sink --dir .data/outbox --port 8025
 
 Notices can then be read without a mail system: one file per message, named
-``<UTC timestamp>-<n>.eml``.
+``<UTC timestamp>-<n>.eml``. Run as a program it logs each session and stored message (its access
+log; ``make demo`` sends it to ``.airflow/logs/demo/``); a port in use stops it with a message naming
+the port.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import logging
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+log = logging.getLogger(__name__)
 
 
 class EmlStore:
@@ -33,6 +39,7 @@ class EmlStore:
         content = envelope.original_content or envelope.content
         tmp.write_bytes(content if isinstance(content, bytes) else content.encode())
         tmp.rename(path)  # readers never see a half-written message
+        log.info("stored %s: from %s to %s", path.name, envelope.mail_from, ", ".join(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
 
 
@@ -48,7 +55,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
     args = parser.parse_args()
-    controller = start(args.dir, args.host, args.port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
+    try:
+        controller = start(args.dir, args.host, args.port)
+    except OSError as error:
+        sys.exit(f"SMTP sink: cannot listen on {args.host}:{args.port} (--port): {error.strerror or error}")
     print(f"SMTP sink on {args.host}:{args.port}, storing messages in {args.dir}", flush=True)
     try:
         while True:

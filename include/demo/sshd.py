@@ -132,7 +132,7 @@ def start(lab: SshdLab, timeout: float = 10.0) -> subprocess.Popen[bytes]:
             raise RuntimeError(f"sshd exited with {proc.returncode}: {(lab.folder / 'sshd.log').read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", lab.port), timeout=0.5) as sock:
-                if sock.recv(4).startswith(b"SSH-"):
+                if sock.recv(4).startswith(b"SSH-") and proc.poll() is None:  # and ours still runs
                     return proc
         except OSError:
             time.sleep(0.05)
@@ -159,6 +159,10 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=2222)
     args = parser.parse_args()
+    from include.lab.ports import port_free
+
+    if not port_free(args.port):  # else a client could reach another sshd listening there and not notice
+        raise SystemExit(f"sshd: 127.0.0.1:{args.port} is in use (--port); choose a free port")
     lab = prepare_lab(args.dir, args.port)
     proc = start(lab)
 

@@ -7,17 +7,21 @@ own loopback TLS port (``tls-base-port`` + i, in node-id order) with a certifica
 the next weeks; ``<state>/endpoints.json`` maps each node's ``host:port`` to its port and
 ``<state>/ca.pem`` is the lab's root CA (both named in the ``di_uc_admin`` connection extra).
 A few nodes show the faults the sweep must record: a self-signed certificate, a node that is
-down, an already expired certificate.
+down, an already expired certificate. ``--access-log`` logs each admin API request (``make demo``
+sends this output to ``.airflow/logs/demo/``). A port in use (the admin port, or any of the TLS
+range's) stops the lab at once (exit code 1) with a message naming the port and the option.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
+from include.lab.ports import LabPortBusy
 from include.lab.server import Lab, NodeSpec
 
 
@@ -55,12 +59,22 @@ def main() -> None:
     parser.add_argument("--tls-base-port", type=int, default=9400)
     parser.add_argument("--login", default="di-ops")
     parser.add_argument("--password", default="lab-secret")
+    parser.add_argument("--access-log", action="store_true", help="log every admin API request")
     args = parser.parse_args()
     specs, sso = demo_specs(args.inventory)
     lab = Lab(specs, sso, state_dir=args.state, login=args.login, password=args.password)
-    lab.start(admin_port=args.admin_port, tls_base_port=args.tls_base_port)
+    try:
+        lab.start(admin_port=args.admin_port, tls_base_port=args.tls_base_port, access_log=args.access_log)
+    except LabPortBusy as busy:
+        first = args.tls_base_port
+        tls = f"ports {first}-{first + len(specs) - 1}" if first else "any free ports"
+        sys.exit(
+            f"DI lab: cannot listen: {busy.strerror} (--admin-port {args.admin_port}, --tls-base-port "
+            f"{first}: {tls}); choose free ports"
+        )
     print(
-        f"DI lab: admin API {lab.admin_url}, {len(lab.endpoints)} TLS endpoints, map {args.state}/endpoints.json",
+        f"DI lab: admin API {lab.admin_url}, {len(lab.endpoints)} TLS endpoints "
+        f"({args.tls_base_port}-{args.tls_base_port + len(specs) - 1}), map {args.state}/endpoints.json",
         flush=True,
     )
     try:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from include.lab.pki import Issued, issue_leaf, lifetime, make_ca
+from include.lab.ports import bind_loopback
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +218,7 @@ class Lab:
             return result
 
     def _open(self, node: _Node, port: int) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", port))
+        listener = bind_loopback(port, f"TLS port of node {node.spec.node_id}")
         listener.listen(16)
         listener.setblocking(False)
         node.listener = listener
@@ -324,27 +323,35 @@ class Lab:
 
     # --- serving ------------------------------------------------------------------------------
 
-    def start(self, admin_port: int = 0, tls_base_port: int = 0) -> Lab:
-        for i, node in enumerate(sorted(self._nodes.values(), key=lambda n: n.spec.node_id)):
-            if not node.spec.down:
-                self._open(node, tls_base_port + i if tls_base_port else 0)
+    def start(self, admin_port: int = 0, tls_base_port: int = 0, *, access_log: bool = False) -> Lab:
+        """Node ``i`` (node-id order) on ``tls_base_port + i``, the admin API on ``admin_port`` (0: any free).
+
+        A taken port raises ``include.lab.ports.LabPortBusy`` naming it, nothing left open; ``endpoints.json``
+        is only there once all listen (a stale map would point the sweep at another server).
+        """
+        (self.state_dir / "endpoints.json").unlink(missing_ok=True)
+        try:
+            for i, node in enumerate(sorted(self._nodes.values(), key=lambda n: n.spec.node_id)):
+                if not node.spec.down:
+                    self._open(node, tls_base_port + i if tls_base_port else 0)
+            admin = bind_loopback(admin_port, "admin port")
+        except OSError:
+            self.stop()
+            raise
         accept = threading.Thread(target=self._accept_loop, name="lab-tls", daemon=True)
         accept.start()
         self._threads.append(accept)
-        self._start_admin(admin_port)
+        self._start_admin(admin, access_log)
         (self.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=1, sort_keys=True))
         return self
 
-    def _start_admin(self, port: int) -> None:
+    def _start_admin(self, sock: socket.socket, access_log: bool) -> None:
         import uvicorn
 
         from include.lab.api import build_app
 
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
         self.admin_port = sock.getsockname()[1]
-        config = uvicorn.Config(build_app(self), log_level="warning", access_log=False)
+        config = uvicorn.Config(build_app(self), log_level="info" if access_log else "warning", access_log=access_log)
         self._server = uvicorn.Server(config)
         thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="lab-admin", daemon=True)
         thread.start()

@@ -64,3 +64,52 @@ def test_the_demo_fleet_expires_over_the_next_weeks_with_some_faults(tmp_path: P
     days = sorted(s.expires_in.days for s in specs)
     assert days[0] < 0 and 35 <= days[-1] <= 42
     assert any(s.self_signed for s in specs) and any(s.down for s in specs)
+
+
+def test_a_taken_port_stops_the_lab_naming_it_and_leaves_nothing_open(tmp_path: Path) -> None:
+    """A TLS range that overlaps another server's: the lab refuses to start (the sweep would probe that
+    server) and names the port; the map of an earlier lab is gone, the ports it had bound are free again."""
+    import socket
+    import subprocess
+    import sys
+
+    from include.demo.runs import REPO
+    from include.lab.ports import LabPortBusy, port_free
+    from tests.conftest import free_port
+
+    nodes = [NodeSpec(f"n{i}", f"n{i}.lab.example", "c", timedelta(days=3)) for i in range(3)]
+    base = next(p for p in range(21000, 31000, 3) if all(port_free(q) for q in range(p, p + 3)))
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "endpoints.json").write_text('{"n0.lab.example:8443": "127.0.0.1:1"}')
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", base + 2))
+        other.listen()
+        with pytest.raises(LabPortBusy, match=rf"TLS port of node n2 127\.0\.0\.1:{base + 2}"):
+            Lab(nodes, {}, state_dir=tmp_path / "lab").start(tls_base_port=base)
+        assert port_free(base) and port_free(base + 1)  # n0's and n1's listeners were closed
+        assert not (tmp_path / "lab" / "endpoints.json").exists()
+        write_fleet(tmp_path / "inventory")
+        admin = free_port()
+        with socket.socket() as taken_admin:
+            taken_admin.bind(("127.0.0.1", admin))
+            taken_admin.listen()
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "include.lab",
+                    "--inventory",
+                    str(tmp_path / "inventory"),
+                    "--state",
+                    str(tmp_path / "state"),
+                    "--admin-port",
+                    str(admin),
+                    "--tls-base-port",
+                    "0",
+                ],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+    assert done.returncode == 1 and f"admin port 127.0.0.1:{admin}" in done.stderr and "--admin-port" in done.stderr

@@ -1,20 +1,22 @@
 """Demo part of the certificate pipelines: the DI lab serves the demo fleet; one sweep runs.
 
 The demo fleet's hosts are fake DNS names: the lab serves each node on its own loopback port
-(9400 + i) and publishes the host -> port map as ``{data_dir}/lab/endpoints.json``, which the
-``di_uc_admin`` connection names in its ``tls_endpoints`` extra (the probe still sends the
-node's host as SNI). Lab credentials are demo-only.
+(``DI_OPS_LAB_TLS_BASE_PORT`` + i, default 9400) and publishes the host -> port map as
+``{data_dir}/lab/endpoints.json``, which the ``di_uc_admin`` connection names in its
+``tls_endpoints`` extra (the probe still sends the node's host as SNI). Lab credentials are demo-only.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from include.demo.fleet import fleet_rows
 
-LAB_ADMIN_PORT = 8943
-LAB_TLS_BASE_PORT = 9400
+# make demo sets both (include.demo.runs ports: checked, or chosen free); the defaults for a run by hand
+LAB_ADMIN_PORT = int(os.environ.get("DI_OPS_LAB_ADMIN_PORT", "8943"))
+LAB_TLS_BASE_PORT = int(os.environ.get("DI_OPS_LAB_TLS_BASE_PORT", "9400"))
 
 ENV = {
     "AIRFLOW_CONN_DI_UC_ADMIN": json.dumps(
@@ -43,6 +45,7 @@ SERVICES = [
         str(LAB_ADMIN_PORT),
         "--tls-base-port",
         str(LAB_TLS_BASE_PORT),
+        "--access-log",
     ]
 ]
 
