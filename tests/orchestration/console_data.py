@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 AS_OF = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # a Monday
+# the newest retention run of the customer facts (the api-server test gives it a run folder)
+RETENTION_RUN = "manual__2026-12-06T02:30:00+00:00"
 
 
 def _window(region: str, day: str) -> tuple[datetime, datetime]:
@@ -198,13 +200,14 @@ def seed_customer_facts(engine: Engine) -> dict[str, Any]:
                 chain_length=2,
             )
         )
-        for run, as_of, days in (("old", night - timedelta(days=1), 5), ("new", night, 6)):
+        runs = (("scheduled__old", night - timedelta(days=1), 5), (RETENTION_RUN, night, 6))
+        for run, as_of, days in runs:
             for i in range(days):
                 taken = as_of - timedelta(days=i)
                 conn.execute(
                     insert(retention_plan).values(
                         dag_id="backup_retention",
-                        run_id=f"scheduled__{run}",
+                        run_id=run,
                         path=f"C004/C004-cucm/CUCM/b{i}",
                         backup_id=f"b{i}",
                         customer_id="C004",
@@ -222,7 +225,7 @@ def seed_customer_facts(engine: Engine) -> dict[str, Any]:
             conn.execute(
                 insert(retention_plan).values(
                     dag_id="backup_retention",
-                    run_id=f"scheduled__{run}",
+                    run_id=run,
                     path="C004/C004-imp/IMP/x",
                     backup_id="x",
                     customer_id="C004",
@@ -324,4 +327,4 @@ def seed_customer_facts(engine: Engine) -> dict[str, Any]:
                     sent_at=AS_OF - timedelta(days=14),
                 )
             )
-    return {"latest_good": night, "retention_run": "scheduled__new"}
+    return {"latest_good": night, "retention_run": RETENTION_RUN}

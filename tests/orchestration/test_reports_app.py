@@ -286,7 +286,7 @@ def test_the_customer_pages_through_the_api_server(server: Server) -> None:
     assert "script-src 'none'" in page.headers["content-security-policy"]
     for anchor in ('id="cert-C004-cucm-pub"', 'id="cluster-C004-cucm"', "TAC-4711", "manifest unreadable: not JSON"):
         assert anchor in page.text, anchor
-    assert "/dags/backup_retention/runs/scheduled__new" in page.text  # the backups' run
+    assert "/dags/backup_retention/runs/manual__2026-12-06T02%3A30%3A00%2B00%3A00" in page.text  # the backups' run
     missing = httpx.get(f"{server.base}/di-ops/customers/C999", headers=headers, timeout=30)
     assert missing.status_code == 404
 
@@ -342,14 +342,38 @@ def test_the_change_calendar_opens_from_the_airflow_menu(server: Server, tmp_pat
             "/dags/upgrade_eligibility/runs/scheduled__2026-11-09T04%3A00%3A00%2B00%3A00"
         )
         browser.save_screenshot(str(ARTIFACTS / "change_calendar.png"))
-        # calendar -> customer page -> the run behind a fact
+        # calendar -> customer page -> the report of the run behind a fact -> that DAG run in Airflow
         browser.find_element(By.CSS_SELECTOR, "tr[id='cop-r-planned'] a.customer").click()
         heading = wait.until(ec.presence_of_element_located((By.ID, "customer")))
         assert "C004" in heading.text
         assert "TAC-4711" in browser.find_element(By.ID, "escalations").text
+        good = browser.find_elements(By.CSS_SELECTOR, "#backups tbody tr")[0].text
+        assert "CUCM" in good and " 6 5 " in f" {good} "  # 6 backups, 5 good (console_data.seed_customer_facts)
         browser.save_screenshot(str(ARTIFACTS / "customer_page.png"))
-        browser.find_element(By.XPATH, "//table[@id='backups']/preceding-sibling::p[1]/a[@class='run']").click()
-        wait.until(lambda b: "/dags/backup_retention/runs/scheduled__new" in b.current_url)
+        backups_run = "//table[@id='backups']/preceding-sibling::p[1]"
+        browser.find_element(By.XPATH, backups_run + "//a[@class='report']").click()
+        files = wait.until(ec.presence_of_element_located((By.ID, "files")))
+        assert files.text.split() == ["plan.csv"]
+        browser.save_screenshot(str(ARTIFACTS / "run_reports.png"))
+        browser.find_element(By.CSS_SELECTOR, "#run + p a.run").click()
+        wait.until(lambda b: "/dags/backup_retention/runs/manual__2026-12-06T02%3A30%3A00%2B00%3A00" in b.current_url)
+        # every console page from the menu
+        for page, anchor in (("Customers", "customers"), ("Reports", "reports")):
+            browser.get(f"{server.base}/")
+            wait.until(ec.element_to_be_clickable((By.XPATH, "//*[text()='Plugins']"))).click()
+            wait.until(ec.element_to_be_clickable((By.XPATH, submenu))).click()
+            item = f"//*[@role='menuitem' and normalize-space(.)='{page}'] | //a[normalize-space(.)='{page}']"
+            wait.until(ec.element_to_be_clickable((By.XPATH, item))).click()
+            frame = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"iframe[src*='/di-ops/{anchor}']")))
+            browser.switch_to.frame(frame)
+            table = wait.until(ec.presence_of_element_located((By.ID, anchor)))
+            rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+            if anchor == "customers":
+                assert len(rows) == 12  # the demo fleet's snapshot
+            else:
+                assert any("manual__2026-11-27T00:00:00+00:00" in r.text for r in rows)  # the real audit run
+            browser.switch_to.default_content()
+            browser.save_screenshot(str(ARTIFACTS / f"console_{anchor}.png"))
     except Exception:
         browser.save_screenshot(str(ARTIFACTS / "change_calendar_failure.png"))
         (ARTIFACTS / "change_calendar_failure.html").write_text(browser.page_source)

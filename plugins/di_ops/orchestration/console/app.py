@@ -123,6 +123,7 @@ async def calendar_page(request: Request, who: ConsoleUser) -> HTMLResponse:
         states=STATES,
         customers=sorted({c.customer_id for c in changes}),
         run_link=run_link,
+        report_url=report_url,
         utc_zone=UTC,
         query=request.url.query,
         prefix=URL_PREFIX,
