@@ -12,7 +12,8 @@ Audits the operator's response times on TAC cases against DOMAIN.md §7, for man
    standard with n and a 95 % Wilson interval), misclassification both ways, breached and
    about-to-breach lists; figures stored in the ops DB (history).
 3. **write_report** — one self-contained HTML page per run plus CSV exports, listed in the
-   Airflow UI under *Browse → SLA reports*.
+   Airflow UI under *Browse → SLA reports*; it includes the proactive S1/S2 notices of
+   `incident_watch` sent within their objective (n/N).
 4. **enforce_rejected_share** — fails the run when the quarantined share is above the threshold
    (`include/config/sla.yaml`), after the report is written.
 

@@ -1,13 +1,18 @@
-"""Ops-DB tables of the ``sla_audit`` pipeline (migration ``sla_0001``).
+"""Ops-DB tables of the TAC-case pipeline: ``sla_audit`` (migration ``sla_0001``) and
+``incident_watch`` (migration ``sla_0002``).
 
-One row per audit run (its headline figures), the compliance figures of every group, the
+sla_audit: one row per audit run (its headline figures), the compliance figures of every group, the
 quarantined rows with their reasons, and the escalation lists. A rerun of a run replaces
 that run's rows in one transaction, so the history has each run once.
+
+incident_watch (docs/pipelines/incident_watch.md): the high-water mark per export file, the state of
+every case seen (severity, escalation candidate state and when it changed), and the proactive
+notices per case and severity.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, String, Table, Text
 
 from di_ops.db.schema import metadata
 
@@ -77,4 +82,59 @@ sla_escalations = Table(
     Column("customer_id", String(64), nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("due_at", DateTime(timezone=True), nullable=False),
+)
+
+# --- incident_watch (migration sla_0002): high-water marks, case state, proactive notices ---------
+
+sla_watch_files = Table(
+    "sla_watch_files",
+    metadata,
+    Column("file_name", String(255), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),  # nanoseconds since 1970
+    Column("digest", String(64), nullable=False),  # sha256 of the bytes read
+    Column("rows", Integer, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+sla_watch_cases = Table(
+    "sla_watch_cases",
+    metadata,
+    Column("case_id", String(128), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("region", String(8), nullable=False),
+    Column("severity", String(2), nullable=False),  # as last exported (filed, or raised/downgraded later)
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("first_response_at", DateTime(timezone=True), nullable=True),
+    Column("last_update_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("is_open", Boolean, nullable=False),
+    Column("tracks_updates", Boolean, nullable=False),  # the export had a last_update_at column
+    Column("channel", String(32), nullable=True),
+    Column("channel_deviation", Text, nullable=True),
+    Column("details", JSON, nullable=False),  # impact, urgency; contract number, caller, partner rep
+    Column("source_file", Text, nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("candidate_state", String(32), nullable=False),  # none | no_first_response | no_status_update
+    Column("candidate_since", DateTime(timezone=True), nullable=True),
+    Column("candidate_changed_at", DateTime(timezone=True), nullable=True),
+    Column("review_at", DateTime(timezone=True), nullable=True),  # when the candidate state may next change
+    Index("ix_sla_watch_cases_review", "review_at"),
+    Index("ix_sla_watch_cases_opened", "opened_at"),
+)
+
+sla_watch_notices = Table(
+    "sla_watch_notices",
+    metadata,
+    Column("case_id", String(128), primary_key=True),
+    Column("severity", String(2), primary_key=True),
+    Column("kind", String(32), nullable=False),  # proactive | no_partner_contact
+    Column("dedupe_key", String(250), nullable=False),  # the notices table's key (integrations.mail)
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("run_id", String(250), nullable=False),
 )

@@ -192,8 +192,8 @@ def test_data_docs_show_hostile_values_as_text_and_the_checks_see_them_raw(tmp_p
 def test_the_retention_gate_data_docs_copy_shows_hostile_catalog_values_as_text(tmp_path: Path) -> None:
     """Retention's gate (:mod:`di_ops.pipelines.retention.quality`) copies its Data Docs into the run folder,
     opened from disk without any CSP: a hostile backup id, status or path is escaped there too."""
+    from di_ops.integrations.backup_scan import CatalogRecord
     from di_ops.pipelines.retention.quality import validate_catalog
-    from di_ops.pipelines.retention.scan import CatalogRecord
 
     def record(folder: str, backup_id: str, status: str) -> CatalogRecord:
         return CatalogRecord(

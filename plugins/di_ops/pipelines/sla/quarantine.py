@@ -52,6 +52,23 @@ def escalation_by_customer(prepared: Any, masks: dict[str, Any]) -> dict[str, di
     return dict(sorted(out.items()))
 
 
+def blocking_mask(rule_list: list[Any], masks: dict[str, Any], total: int) -> Any:
+    """Rows failing any blocking rule (a rule whose mask is None failed every row): the quarantine.
+
+    Shared by ``sla_audit`` and ``incident_watch`` (the same rules quarantine the same rows)."""
+    import numpy as np
+
+    from di_ops.pipelines.sla.suite import BLOCKING
+
+    quarantined = np.zeros(total, dtype=bool)
+    for rule in rule_list:
+        if rule.section != BLOCKING:
+            continue
+        mask = masks.get(rule.name, np.zeros(total, dtype=bool))
+        quarantined |= True if mask is None else mask
+    return quarantined
+
+
 def quarantine_records(raw: Any, quarantined: Any, masks: dict[str, Any]) -> list[dict[str, Any]]:
     """One record per quarantined row, in file and line order: its reasons (the blocking rules it fails) and raw values."""
     import numpy as np

@@ -270,6 +270,7 @@ def render_report(
         misclass=_misclassification(figures),
         about_to_breach=_case_list(run_dir, "about_to_breach.csv"),
         breached_cases=_case_list(run_dir, "breached.csv"),
+        proactive=figures.get("proactive_notices"),  # absent in figures of runs before incident_watch
         quality=_quality(quality, run_dir),
         exports=EXPORTS,
     )

@@ -48,6 +48,15 @@ class ReportSettings(FrozenModel):
     trend_runs: int = Field(ge=1, le=1000)
 
 
+class WatchSettings(FrozenModel):
+    """The ``incident_watch`` DAG's knobs (docs/pipelines/incident_watch.md)."""
+
+    schedule: str
+    lookback_hours: float = Field(gt=0)
+    digest_hour_utc: int = Field(ge=0, le=23)
+    report_folder: str = Field(min_length=1)
+
+
 class SlaSettings(FrozenModel):
     schedule: str
     export_path: str = Field(min_length=1)
@@ -55,6 +64,7 @@ class SlaSettings(FrozenModel):
     escalation: EscalationSettings
     audit: AuditSettings
     report: ReportSettings
+    watch: WatchSettings
 
 
 @lru_cache(maxsize=1)
@@ -75,6 +85,11 @@ def export_path(param_value: str | None) -> Path:
 def reports_dir() -> Path:
     """The folder holding one sub-folder per audit run (report, CSV exports, quarantine)."""
     return _under_data_dir(sla_settings().report.folder)
+
+
+def watch_reports_dir() -> Path:
+    """The folder holding one sub-folder per ``incident_watch`` run that found something to report."""
+    return _under_data_dir(sla_settings().watch.report_folder)
 
 
 def gx_root() -> Path:

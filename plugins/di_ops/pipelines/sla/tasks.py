@@ -132,7 +132,6 @@ def check_quality(plan: dict[str, Any]) -> dict[str, Any]:
 
 def _check_exports(plan: dict[str, Any]) -> dict[str, Any]:
     """:func:`check_quality` up to its summary (the frames live only here)."""
-    import numpy as np
 
     from di_ops.integrations.opsdb import ops_engine
     from di_ops.pipelines.sla import quality as gx_quality
@@ -141,12 +140,13 @@ def _check_exports(plan: dict[str, Any]) -> dict[str, Any]:
     from di_ops.pipelines.sla.handoff import FILE_NAME, write_prepared
     from di_ops.pipelines.sla.history import replace_quarantine
     from di_ops.pipelines.sla.quarantine import (
+        blocking_mask,
         escalation_by_customer,
         examples,
         quarantine_records,
         write_quarantine_csv,
     )
-    from di_ops.pipelines.sla.suite import BLOCKING, ESCALATION, rules
+    from di_ops.pipelines.sla.suite import BLOCKING, ESCALATION
 
     cfg = sla_settings()
     as_of = datetime.fromisoformat(plan["as_of"])
@@ -156,14 +156,7 @@ def _check_exports(plan: dict[str, Any]) -> dict[str, Any]:
         raise permanent_failure(str(exc), exc) from exc
     warnings = _empty_export_warnings(files_without_rows(raw, files), len(raw))
     prepared, missing = prepare_cases(raw)
-    rule_list = rules(
-        not_after=datetime.fromisoformat(plan["not_after"]),
-        future_tolerance=timedelta(minutes=cfg.quality.future_tolerance_minutes),
-        known_customers=_known_customers(plan["snapshot_id"]),
-        contract_pattern=cfg.escalation.contract_number_pattern,
-        phone_pattern=cfg.escalation.phone_pattern,
-        email_pattern=cfg.escalation.email_pattern,
-    )
+    rule_list = quality_rules(datetime.fromisoformat(plan["not_after"]), plan["snapshot_id"])
     run_dir = Path(plan["run_dir"])
     docs_dir = reports_dir() / "_gx_docs"
     try:
@@ -179,10 +172,7 @@ def _check_exports(plan: dict[str, Any]) -> dict[str, Any]:
         raise permanent_failure(f"the quality check disagrees with itself: {exc}", exc) from exc
     total = len(prepared)
     blocking = [r.name for r in rule_list if r.section == BLOCKING]
-    quarantined = np.zeros(total, dtype=bool)
-    for name in blocking:
-        mask = result.masks.get(name, np.zeros(total, dtype=bool))
-        quarantined |= True if mask is None else mask
+    quarantined = blocking_mask(rule_list, result.masks, total)
     for outcome in result.rules:
         mask = result.masks[outcome["rule"]]
         limit = cfg.quality.examples_per_rule
@@ -209,6 +199,21 @@ def _check_exports(plan: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def quality_rules(not_after: datetime, snapshot_id: str | None) -> list[Any]:
+    """The GX suite with this pipeline's settings (``sla.yaml``): shared by ``sla_audit`` and ``incident_watch``."""
+    from di_ops.pipelines.sla.suite import rules
+
+    cfg = sla_settings()
+    return rules(
+        not_after=not_after,
+        future_tolerance=timedelta(minutes=cfg.quality.future_tolerance_minutes),
+        known_customers=_known_customers(snapshot_id),
+        contract_pattern=cfg.escalation.contract_number_pattern,
+        phone_pattern=cfg.escalation.phone_pattern,
+        email_pattern=cfg.escalation.email_pattern,
+    )
+
+
 def _empty_export_warnings(without_rows: list[Path], rows: int) -> list[str]:
     """A warning per export file with a header but no rows, and one when no file had any; also logged."""
     warnings = [f"export {f.name} has no rows (a header only): nothing from it was audited" for f in without_rows]
@@ -230,6 +235,7 @@ def audit_cases(plan: dict[str, Any]) -> dict[str, Any]:
     from di_ops.pipelines.sla.figures import breaches_by, compliance_table, misclassification
     from di_ops.pipelines.sla.handoff import FILE_NAME, read_accepted
     from di_ops.pipelines.sla.history import store_run
+    from di_ops.pipelines.sla.watch_state import proactive_figures
 
     cfg = sla_settings()
     run_dir = Path(plan["run_dir"])
@@ -265,6 +271,7 @@ def audit_cases(plan: dict[str, Any]) -> dict[str, Any]:
         "at_risk": int(judged["at_risk"].sum()),
         "escalation_defects": escalation,
         "objectives": _objectives(),
+        "proactive_notices": proactive_figures(ops_engine(), judged, as_of),
     }
     _write_case_csvs(run_dir, judged, rows)
     (run_dir / FIGURES).write_text(json.dumps(figures, indent=1, default=str), encoding="utf-8")
