@@ -201,6 +201,7 @@ def all_failures(month: dict[str, Any]) -> list[str]:
         *mail_failures(mails(month["world"].outbox)),
         *certificate_failures(month),
         *upgrade_failures(month),
+        *incident_failures(month),
         *alert_failures(month),
     ]
 
@@ -353,14 +354,88 @@ def upgrade_failures(month: dict[str, Any]) -> list[str]:
 
 
 def alert_failures(month: dict[str, Any]) -> list[str]:
-    """No alert except for the injected faults: the late emergency certificate and the missed upgrades."""
+    """No alert except for the injected faults (the late emergency certificate, the missed upgrades) and what
+    the TAC data itself calls for: an S1/S2 case without a timely first response (DOMAIN.md §7a), a case of
+    the customer whose contacts arrive late (DOMAIN.md §2 contact data), the daily S3/S4 digest."""
     out = []
+    cases = export_cases(month["world"].data)
     for mail in mails(month["world"].outbox):
         if not is_alert(mail):
             continue
         subject = mail["subject"]
         late = subject.startswith("EMERGENCY certificate renewal") and w.host(w.LATE_NODE) in subject
         missed = subject.startswith("MISSED upgrade window") and any(f" {c}-" in subject for c in w.MISSED_CUSTOMERS)
-        if not (late or missed):
+        escalate = subject.startswith("[di-ops] ESCALATE") and _unanswered_in_time(cases, subject.split(" case ")[1])
+        gap = subject.startswith("[di-ops] DATA GAP") and f" for {w.LATE_CONTACTS[0]}," in subject
+        digest = subject.startswith("[di-ops] TAC case digest")
+        if not (late or missed or escalate or gap or digest):
             out.append(f"unexpected alert: {subject!r}")
+    return out
+
+
+# --- incidents (DOMAIN.md §7a) ---------------------------------------------------------------------
+
+OBJECTIVE = {"S1": timedelta(minutes=15), "S2": timedelta(minutes=30)}  # policy.yaml (DOMAIN.md §7)
+
+
+def export_cases(data: Path) -> dict[str, dict[str, str]]:
+    """Every case of every export in the folder (the latest file's row wins), read with the stdlib."""
+    import csv
+
+    rows: dict[str, dict[str, str]] = {}
+    for path in sorted((data / "sla" / "exports").glob("*.csv"), key=lambda p: p.stat().st_mtime):
+        with path.open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                rows[row["case_id"]] = row
+    return rows
+
+
+def _instant(text: str) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _unanswered_in_time(cases: dict[str, dict[str, str]], rest: str) -> bool:
+    """The ESCALATE subject's case (``TAC-... (C00x): ...``) is S1/S2 with no first response within its objective."""
+    case = cases.get(rest.split(" ", 1)[0])
+    if case is None or case["severity"] not in OBJECTIVE:
+        return False
+    opened, answered = _instant(case["opened_at"]), _instant(case["first_response_at"])
+    return opened is not None and (answered is None or answered > opened + OBJECTIVE[case["severity"]])
+
+
+def incident_failures(month: dict[str, Any]) -> list[str]:
+    """Every incident reported as it happens gets one proactive e-mail to its partner contacts within its
+    objective; every S1/S2 e-mail names a case that is S1/S2 in the exports; none twice (mail_failures)."""
+    from sqlalchemy import select
+
+    from di_ops.db import schema
+    from di_ops.integrations.opsdb import ops_engine
+
+    out = []
+    cases = export_cases(month["world"].data)
+    with ops_engine().connect() as conn:
+        sent = {
+            r.dedupe_key: r
+            for r in conn.execute(
+                select(schema.notices.c.dedupe_key, schema.notices.c.sent_at, schema.notices.c.recipients).where(
+                    schema.notices.c.kind == "incident_notice"
+                )
+            )
+        }
+    for number, (arrival, severity, customer) in enumerate(w.LIVE_INCIDENTS, start=1):
+        key = f"incident:TAC-L{number:02d}:{severity}"
+        row = sent.get(key)
+        opened = arrival - w.LIVE_OPENED_BEFORE
+        if row is None or row.sent_at is None:
+            out.append(f"no proactive notice for {severity} incident TAC-L{number:02d} of {customer} ({day(arrival)})")
+            continue
+        at = row.sent_at if row.sent_at.tzinfo else row.sent_at.replace(tzinfo=UTC)
+        if at > opened + OBJECTIVE[severity]:
+            out.append(f"proactive notice for TAC-L{number:02d} sent {at - opened} after opening ({day(arrival)})")
+        if not any(str(r).startswith("noc@") for r in row.recipients):
+            out.append(f"proactive notice for TAC-L{number:02d} went to {row.recipients}, not the partner")
+    for key in sent:
+        _, case_id, severity = key.split(":")
+        if cases.get(case_id, {}).get("severity") != severity:
+            out.append(f"a proactive notice for {case_id} as {severity}, which the exports do not hold")
     return out

@@ -27,6 +27,7 @@ SLA_PARAMS = {
     "regions": [],
     "customers": [],
 }
+WATCH_PARAMS = {"export_path": None, "as_of": None}
 COP_PARAMS = {"dry_run": False, "as_of": None, "customer_id": None, "cop_file": None, "emergency": False}
 
 
@@ -232,7 +233,25 @@ def cop_upload(at: datetime, *, dry_run: bool = False, probe_id: str | None = No
     return {"summary": summary, "notices": notices, "uploads": uploads, "report": report}
 
 
+def incident_watch(
+    at: datetime, *, clock: Any = None, tries: list | None = None, probe_id: str | None = None, **_: Any
+) -> dict[str, Any]:
+    """The watch's four tasks; ``clock`` is the simulated one (the time a notice is recorded as sent)."""
+    from di_ops.pipelines.sla import watch
+
+    rid = probe_id or run_id(at)
+    timed = {"clock": clock} if clock is not None else {}
+    plan = attempt("scan_exports", lambda _l: watch.scan_exports(copy.deepcopy(WATCH_PARAMS), rid, at, at), tries=tries)
+    ingested = attempt("ingest_changes", lambda _l: watch.ingest_changes(plan), tries=tries)
+    notified = attempt("send_proactive_notices", lambda _l: watch.send_proactive_notices(plan, **timed), tries=tries)
+    report = attempt(
+        "review_escalations", lambda _l: watch.review_escalations(plan, ingested, notified, **timed), tries=tries
+    )
+    return {"plan": plan, "ingested": ingested, "notified": notified, "report": report}
+
+
 DRIVERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "incident_watch": incident_watch,
     "inventory_sync": inventory_sync,
     "certificate_sweep": certificate_sweep,
     "backup_retention": backup_retention,

@@ -3,7 +3,8 @@ executed in time order (an event at the same instant as a run comes first).
 
 The high-frequency DAGs run only at the slots where their input changed: ``inventory_sync`` at the first
 hourly slot after the exports changed, ``cop_upload`` at the first 15-minute slot after a request reached
-the inbox, after a planned upload's window opened and after it closed. Every other slot is *elided*;
+the inbox, after a planned upload's window opened and after it closed, ``incident_watch`` at the first
+5-minute slot after a TAC export arrived and at the daily digest hour. Every other slot is *elided*;
 ``Simulation.schedule_probes`` checks a spread sample of them, at their instant, for what a run there would
 have done (it must be nothing).
 """
@@ -23,7 +24,7 @@ from typing import Any
 from tests.simulation import drivers
 from tests.simulation.world import END, START
 
-ELIDED = ("inventory_sync", "cop_upload")
+ELIDED = ("inventory_sync", "cop_upload", "incident_watch")
 # the order of DAGs that share an instant (none do in the default schedules, but a tie must be deterministic)
 ORDER = ["inventory_sync", "backup_retention", "ops_housekeeping", "certificate_sweep", "upgrade_eligibility"]
 

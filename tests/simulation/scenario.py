@@ -1,6 +1,7 @@
-"""The month's events, wired into a Simulation: nightly backups, TAC cases, inventory changes (late contacts,
-a late node, upgrades carried out in their windows), COP requests, a refused renewal; and the probes of
-elided ``inventory_sync`` / ``cop_upload`` slots."""
+"""The month's events, wired into a Simulation: nightly backups, TAC cases (a day's export each night and a
+few S1/S2 incidents as they happen), inventory changes (late contacts, a late node, upgrades carried out in
+their windows), COP requests, a refused renewal; and the probes of elided ``inventory_sync`` /
+``cop_upload`` / ``incident_watch`` slots."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from tests.simulation import world as w
 from tests.simulation.month import Outcome, Simulation
 
-PROBE_EVERY = {"inventory_sync": 41, "cop_upload": 149}  # about 17 and 19 probes over the month
+PROBE_EVERY = {"inventory_sync": 41, "cop_upload": 149, "incident_watch": 577}  # about 17, 19 and 15 probes
 
 
 def wire(sim: Simulation, world: Any) -> dict[str, Any]:
@@ -32,7 +33,18 @@ def wire(sim: Simulation, world: Any) -> dict[str, Any]:
                 sim.event(taken, "backup", lambda a=(taken, customer, cluster, app): world.store.arrive(*a))
         arrival = w.START + day * w.DAY - timedelta(minutes=10)
         if day:
-            sim.event(arrival, "tac", lambda a=arrival, d=day: w.write_day_cases(world.data / "sla" / "exports", a, d))
+            sim.event(arrival, "tac", lambda a=arrival, d=day: _day_cases(sim, world, a, d))
+        digest = w.START + day * w.DAY + timedelta(hours=_digest_hour())
+        if digest < w.END:
+            sim.event(digest, "digest hour", lambda a=digest: sim.wake("incident_watch", a))
+    sim.wake("incident_watch", w.START)  # the history in the export folder: read at the first slot
+    for number, (at, severity, customer) in enumerate(w.LIVE_INCIDENTS, start=1):
+
+        def incident(at: datetime = at, severity: str = severity, customer: str = customer, n: int = number) -> None:
+            w.write_live_case(world.data / "sla" / "exports", at, severity, customer, n)
+            sim.wake("incident_watch", at)
+
+        sim.event(at, "incident", incident)
 
     def contacts() -> None:
         world.fleet.contacts_withheld = False
@@ -62,6 +74,17 @@ def wire(sim: Simulation, world: Any) -> dict[str, Any]:
     sim.after_run.append(after)
     sim.schedule_probes(PROBE_EVERY, lambda dag_id, at: probe(world, dag_id, at))
     return record
+
+
+def _day_cases(sim: Simulation, world: Any, arrival: datetime, day: int) -> None:
+    w.write_day_cases(world.data / "sla" / "exports", arrival, day)
+    sim.wake("incident_watch", arrival)
+
+
+def _digest_hour() -> int:
+    from di_ops.pipelines.sla.settings import sla_settings
+
+    return int(sla_settings().watch.digest_hour_utc)
 
 
 def _wake_cop_windows(sim: Simulation) -> None:
@@ -120,6 +143,11 @@ def probe(world: Any, dag_id: str, at: datetime) -> dict[str, Any]:
         snapshot = read_inventory(world.data / "inventory").snapshot_id
         loaded = latest_snapshot_id(_engine())
         return {} if snapshot == loaded else {"new_snapshot": snapshot, "loaded": loaded}
+    if dag_id == "incident_watch":  # its first task only reads: no export new or changed since the last run
+        from di_ops.pipelines.sla.watch import scan_exports
+
+        plan = scan_exports(dict(drivers.WATCH_PARAMS), f"probe__{at.isoformat()}", at, at)
+        return {k: plan[k] for k in ("changed", "touched") if plan[k]}
     summary = drivers.cop_upload(at, dry_run=True, probe_id=f"probe__{at.isoformat()}")["summary"]
     found = {k: summary[k] for k in ("due", "notify", "planned", "rejected", "missed", "dry_run_plan") if summary[k]}
     return found

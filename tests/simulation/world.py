@@ -195,6 +195,50 @@ def write_day_cases(folder: Path, day_end: datetime, day: int) -> Path:
     return path
 
 
+# Incidents reported as they happen: (export arrival, severity, customer); each case was opened 6 minutes
+# before its export arrived and answered 4 minutes after opening. One lands at 23:55 on a Saturday (UTC).
+LIVE_INCIDENTS: list[tuple[datetime, str, str]] = [
+    (START + 5 * DAY + timedelta(hours=23, minutes=55), "S1", "C001"),
+    (START + 9 * DAY + timedelta(hours=14, minutes=2), "S2", "C004"),
+    (START + 16 * DAY + timedelta(hours=3, minutes=31), "S1", "C006"),
+    (START + 23 * DAY + timedelta(hours=9, minutes=48), "S2", "C008"),
+]
+LIVE_OPENED_BEFORE = timedelta(minutes=6)
+
+
+def write_live_case(folder: Path, arrival: datetime, severity: str, customer: str, number: int) -> Path:
+    """One new S1/S2 case, opened 6 minutes before ``arrival`` and answered 4 minutes after opening, as its own
+    export file (the columns of include.demo.tac_cases)."""
+    import csv
+
+    from include.demo.tac_cases import case_frame
+
+    opened = arrival - LIVE_OPENED_BEFORE
+    row = case_frame(1, end=arrival, days=1, seed=500 + number, customers=CUSTOMERS).iloc[0].to_dict()
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    region = next(c["region"] for c in Fleet.initial().rows["customers"] if c["customer_id"] == customer)
+    row.update(
+        case_id=f"TAC-L{number:02d}",
+        customer_id=customer,
+        region=region,
+        opened_at=opened.strftime(stamp),
+        first_response_at=(opened + timedelta(minutes=4)).strftime(stamp),
+        closed_at="",
+        impact="Widespread",
+        urgency="Critical" if severity == "S1" else "High",
+        severity=severity,
+    )
+    if severity == "S2":
+        row["impact"] = "Large"
+    path = folder / f"live-{arrival:%Y%m%dT%H%M}.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row), lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(row)
+    instant_files([path], arrival)
+    return path
+
+
 def write_history_cases(folder: Path) -> list[Path]:
     from include.demo.tac_cases import case_frame
 
