@@ -111,7 +111,7 @@ def _group_row(
 ) -> dict[str, Any]:
     result = compliance(met, breached, standard)
     judged_by_standard = severity in _standard_severities()
-    too_few = result.n < min_cases or (judged_by_standard and wilson and result.too_few_to_judge)
+    judgement = _judgement(result, judged_by_standard=judged_by_standard, min_cases=min_cases, wilson=wilson)
     return {
         "dimension": dimension,
         "group_key": key,
@@ -124,9 +124,34 @@ def _group_row(
         "low": result.low,
         "high": result.high,
         "standard": standard if judged_by_standard else None,
-        "meets_standard": result.meets_standard if judged_by_standard else None,
-        "too_few_to_judge": bool(too_few),
+        # decided only when the group is judged: never "meets" beside "too few" or "inconclusive"
+        "meets_standard": (judgement == "met") if judgement in ("met", "missed") else None,
+        "too_few_to_judge": judgement == "too few",
+        "judgement": judgement,
     }
+
+
+JUDGEMENTS = ("met", "missed", "inconclusive", "too few", "no cases", "objective only")
+
+
+def _judgement(result: Any, *, judged_by_standard: bool, min_cases: int, wilson: bool) -> str:
+    """What a group's figures say about the standard (DOMAIN.md §7), one of :data:`JUDGEMENTS`:
+
+    - ``no cases``: nothing judged yet; ``objective only``: S1/S2, no % standard applies;
+    - ``too few``: fewer judged cases than ``audit.min_cases_to_judge`` (a small sample);
+    - ``inconclusive``: enough cases, but the 95 % Wilson interval straddles the standard, so the
+      sample cannot say on which side the true share lies (with ``judge_by_wilson_interval``);
+    - ``met`` / ``missed``: the share is at or above / below the standard.
+    """
+    if result.n == 0:
+        return "no cases"
+    if not judged_by_standard:
+        return "objective only"
+    if result.n < min_cases:
+        return "too few"
+    if wilson and result.too_few_to_judge:  # the rule's flag: low < standard < high
+        return "inconclusive"
+    return "met" if result.meets_standard else "missed"
 
 
 def _standard_severities() -> tuple[str, ...]:

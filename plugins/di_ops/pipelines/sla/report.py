@@ -24,13 +24,51 @@ def _pct(value: float | None, digits: int = 1) -> str:
 
 
 def _verdict(row: dict[str, Any]) -> tuple[str, str]:
+    """The words and colour of a group's judgement (figures._judgement): one state, never two at once."""
+    judgement = row.get("judgement") or _legacy_judgement(row)
+    interval = f"{_pct(row['low'])} – {_pct(row['high'])}"
+    texts = {
+        "no cases": ("no judged cases yet", "warn"),
+        "objective only": ("reported against its objective (no % standard)", "muted"),
+        "too few": (f"too few cases to judge (n = {row['n']})", "warn"),
+        "met": ("meets the standard", "ok"),
+        "missed": ("below the standard", "bad"),
+    }
+    if judgement == "inconclusive":
+        return f"inconclusive: the 95 % interval {interval} straddles {_pct(row['standard'], 0)}", "warn"
+    return texts[judgement]
+
+
+def _legacy_judgement(row: dict[str, Any]) -> str:
+    """A row stored before groups carried their judgement (figures.json of an older run)."""
     if row["n"] == 0:
-        return "no judged cases", "warn"
-    if row["too_few_to_judge"]:
-        return "too few cases to judge", "warn"
+        return "no cases"
     if row["standard"] is None:
-        return "reported against the objective", "muted"
-    return ("meets the standard", "ok") if row["meets_standard"] else ("below the standard", "bad")
+        return "objective only"
+    if row["too_few_to_judge"]:
+        return "too few"
+    return "met" if row["meets_standard"] else "missed"
+
+
+def _headline_line(severity: str, row: dict[str, Any], objective: str) -> str:
+    """One line per severity: whether the standard is met, missed or not yet decidable, with n."""
+    judgement = row.get("judgement") or _legacy_judgement(row)
+    n = row["n"]
+    if judgement == "objective only":
+        return f"{severity}: {_pct(row['ratio'])} of {n} judged cases answered within {objective} (no % standard)"
+    if judgement == "no cases":
+        return f"{severity}: not yet decidable — no judged case"
+    share = f"{_pct(row['ratio'])} of {n} judged cases within {objective}"
+    if judgement == "met":
+        return f"{severity}: standard met — {share}"
+    if judgement == "missed":
+        return f"{severity}: standard missed — {share}"
+    why = (
+        "too few cases"
+        if judgement == "too few"
+        else f"the 95 % interval {_pct(row['low'])} – {_pct(row['high'])} straddles {_pct(row['standard'], 0)}"
+    )
+    return f"{severity}: not yet decidable — {share}; {why}"
 
 
 def _cards(figures: dict[str, Any]) -> list[dict[str, Any]]:
@@ -57,6 +95,18 @@ def _cards(figures: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return cards
+
+
+def _headline(figures: dict[str, Any]) -> list[dict[str, str]]:
+    """The headline's one line per severity (with an overall row), coloured by its judgement."""
+    overall = {r["severity"]: r for r in figures["compliance"] if r["dimension"] == "overall"}
+    lines = []
+    for severity in SEVERITIES:
+        row = overall.get(severity)
+        if row is not None:
+            objective = figures["objectives"].get(severity, "its objective")
+            lines.append({"text": _headline_line(severity, row, objective), "css": _verdict(row)[1]})
+    return lines
 
 
 def _line_chart(
@@ -257,6 +307,7 @@ def render_report(
         source_digest=figures["source_digest"],
         warnings=quality.get("warnings") or [],  # e.g. an export with a header but no rows: said before any figure
         cards=_cards(figures),
+        headline=_headline(figures),
         cases_audited=figures["cases_audited"],
         breached=figures["breached"],
         at_risk=figures["at_risk"],
