@@ -5,8 +5,8 @@
 
 Every ``--interval`` seconds it writes one new export file ``feed-<UTC time>.csv`` (written aside and
 renamed in, so the watch never reads half a file) with ``--count`` cases of the demo fleet's customers
-opened a minute or two before, with the export's usual columns plus ``channel`` and
-``last_update_at``. With ``--follow-ups`` a file also re-exports a case of the previous file with its
+opened a minute or two before (three in four already answered), with the export's usual columns plus
+``channel`` and ``last_update_at``. With ``--follow-ups`` a file also re-exports a case of the previous file with its
 severity raised from S2 to S1 (a new notice) or with its first response (the escalation ends); off by
 default, because ``sla_audit`` reads the whole folder and quarantines a case id found in two files. The
 ``incident_watch`` DAG (every 5 minutes) then e-mails the partner contacts of each new S1/S2 case
@@ -68,14 +68,16 @@ def feed_rows(now: datetime, count: int, rng: random.Random, serial: int) -> lis
         impact, urgency, severity, channel = KINDS[rng.randrange(len(KINDS))]
         partner = PARTNERS[region]
         opened = now - timedelta(seconds=rng.randrange(30, 120))
+        # most cases are answered within a minute (already in this export); the rest become escalation candidates
+        answered = rng.random() < 0.75
         rows.append(
             {
                 "case_id": f"FEED-{now:%Y%m%d%H%M%S}-{serial:04d}-{i}",
                 "customer_id": customer,
                 "region": region,
                 "opened_at": iso(opened),
-                "first_response_at": "",
-                "last_update_at": "",
+                "first_response_at": iso(opened + timedelta(seconds=20)) if answered else "",
+                "last_update_at": iso(opened + timedelta(seconds=20)) if answered else "",
                 "impact": impact,
                 "urgency": urgency,
                 "severity": severity,

@@ -315,7 +315,9 @@ def test_the_demo_case_feed_drops_files_the_watch_reads_and_announces(world: dic
     result = run_watch(exports, now, "feed-1")
     severe = [r for r in rows if r["severity"] in ("S1", "S2")]
     assert severe and result["ingested"]["quarantined"] == 0
-    assert len(mails(outbox)) == len(severe) + len(result["notified"]["gaps"])
+    notices = [m for m in mails(outbox) if m["Subject"].startswith(("[S1]", "[S2]"))]
+    assert sorted(m["Subject"].split(" ")[3].rstrip(":") for m in notices) == sorted(r["case_id"] for r in severe)
+    assert not result["notified"]["gaps"]
     later = now + timedelta(minutes=2)
     raised = follow_up(rows, later, 1)
     write_file(exports, raised, later)
