@@ -11,8 +11,6 @@ tags shows the detector sees remote and failed requests. Source: docs/pipelines/
 from __future__ import annotations
 
 import json
-import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +21,9 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port, service_missing
+from tests.browser import chromium
+from tests.browser import served as serving
+from tests.conftest import REPO
 from tests.orchestration.test_web_safety import _write_run
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -46,7 +46,6 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The reports app mounted at ``/sla-reports`` (as the Airflow api-server mounts it) on uvicorn."""
-    import uvicorn
     from fastapi import FastAPI
 
     from di_ops.orchestration.reports_app import URL_PREFIX, app, require_reader
@@ -62,40 +61,21 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         app.dependency_overrides[require_reader] = lambda: "reader"
         outer = FastAPI()
         outer.mount(URL_PREFIX, app)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(outer, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
         try:
-            deadline = time.monotonic() + 20
-            while not server.started:
-                assert time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.05)
-            yield Served(f"http://127.0.0.1:{port}{URL_PREFIX}", reports, page.relative_to(reports).as_posix())
+            with serving(outer) as base:
+                yield Served(f"{base}{URL_PREFIX}", reports, page.relative_to(reports).as_posix())
         finally:
-            server.should_exit = True
-            thread.join(timeout=10)
             app.dependency_overrides.clear()
 
 
 @pytest.fixture(scope="module")
 def offline_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        service_missing("chromium", "the Debian chromium and chromium-driver packages are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service as ChromeService
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"):
-        options.add_argument(flag)
-    options.add_argument("--disable-component-update")
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-offline')}")
-    options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")  # no internet but loopback
-    options.add_argument("--allow-file-access-from-files")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    chrome = webdriver.Chrome(service=ChromeService(driver), options=options)
+    chrome = chromium(
+        tmp_path_factory.mktemp("chromium-offline"),
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no internet but loopback
+        "--allow-file-access-from-files",
+        performance_log=True,
+    )
     yield chrome
     chrome.quit()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port, service_missing
+from tests.browser import airflow_login, chromium
+from tests.conftest import REPO, free_port
 
 PASSWORD = "reports-test-pw"
 AS_OF = datetime(2026, 11, 27, tzinfo=UTC)
@@ -175,41 +175,13 @@ def test_a_logged_in_user_lists_the_runs_and_reads_the_report(server: Server) ->
 
 @pytest.mark.slow
 def test_the_report_opens_from_the_airflow_ui_in_headless_chromium(server: Server, tmp_path: Path) -> None:
-    chromium, driver = (
-        shutil.which("chromium") or "/usr/bin/chromium",
-        shutil.which("chromedriver") or "/usr/bin/chromedriver",
-    )
-    if not (Path(chromium).exists() and Path(driver).exists()):
-        service_missing("chromium", "the Debian chromium and chromium-driver packages are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service as ChromeService
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1800",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=ChromeService(driver), options=options)
-    wait = WebDriverWait(browser, 40)
+    browser = chromium(tmp_path / "chromium-profile", "--window-size=1400,1800")
     ARTIFACTS.mkdir(exist_ok=True)
     try:
-        browser.get(f"{server.base}/")
-        wait.until(ec.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
-        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait.until(lambda b: "/auth/login" not in b.current_url)
+        wait = airflow_login(browser, server.base, "admin", PASSWORD)
         # the plugin's entry under Browse, as a user finds it
         wait.until(ec.element_to_be_clickable((By.XPATH, "//*[text()='Browse']"))).click()
         wait.until(ec.element_to_be_clickable((By.XPATH, "//*[text()='SLA reports']"))).click()
@@ -293,32 +265,13 @@ def test_the_customer_pages_through_the_api_server(server: Server) -> None:
 
 @pytest.mark.slow
 def test_the_change_calendar_opens_from_the_airflow_menu(server: Server, tmp_path: Path) -> None:
-    chromium, driver = (
-        shutil.which("chromium") or "/usr/bin/chromium",
-        shutil.which("chromedriver") or "/usr/bin/chromedriver",
-    )
-    if not (Path(chromium).exists() and Path(driver).exists()):
-        service_missing("chromium", "the Debian chromium and chromium-driver packages are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service as ChromeService
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--window-size=1400,1600"):
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    browser = webdriver.Chrome(service=ChromeService(driver), options=options)
-    wait = WebDriverWait(browser, 40)
+    browser = chromium(tmp_path / "chromium-profile", "--window-size=1400,1600")
     ARTIFACTS.mkdir(exist_ok=True)
     try:
-        browser.get(f"{server.base}/")
-        wait.until(ec.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
-        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait.until(lambda b: "/auth/login" not in b.current_url)
+        wait = airflow_login(browser, server.base, "admin", PASSWORD)
         # the console's pages are in the navigation's Plugins menu, in its di-ops submenu
         wait.until(ec.element_to_be_clickable((By.XPATH, "//*[text()='Plugins']"))).click()
         submenu = "//*[@role='menuitem' and contains(normalize-space(.), 'di-ops')]"

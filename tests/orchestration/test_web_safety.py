@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, service_missing
+from tests.browser import chromium, served
 
 AS_OF = datetime(2026, 3, 31, 12, tzinfo=UTC)
 IMG = "<img src=x onerror=\"document.title='pwned'\">"
@@ -74,8 +72,6 @@ def _write_run(data_dir: Path) -> tuple[str, Path]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import uvicorn
-
     from di_ops.orchestration.reports_app import app, require_reader
 
     data_dir = tmp_path_factory.mktemp("web") / "data"
@@ -88,19 +84,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         # a page with the payloads unescaped (as GX wrote them before the fix): only the CSP stands in the way
         (reports / folder / "raw.html").write_text(f"<!DOCTYPE html><title>raw</title><p>{IMG}</p>{SCRIPT}")
         app.dependency_overrides[require_reader] = lambda: "reader"
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
         try:
-            deadline = time.monotonic() + 20
-            while not server.started:
-                assert time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.05)
-            yield Site(f"http://127.0.0.1:{port}", reports, folder, docs_page)
+            with served(app) as base:
+                yield Site(base, reports, folder, docs_page)
         finally:
-            server.should_exit = True
-            thread.join(timeout=10)
             app.dependency_overrides.clear()
 
 
@@ -139,21 +126,7 @@ def test_every_route_sends_the_csp_and_nosniff(site: Site) -> None:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        service_missing("chromium", "the Debian chromium and chromium-driver packages are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service as ChromeService
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"):
-        options.add_argument(flag)
-    options.add_argument("--disable-component-update")
-    options.add_argument(f"--user-data-dir={profile}")
-    options.add_argument("--allow-file-access-from-files")
-    chrome = webdriver.Chrome(service=ChromeService(driver), options=options)
+    chrome = chromium(tmp_path_factory.mktemp("chromium-profile"), "--allow-file-access-from-files")
     yield chrome
     chrome.quit()
 
