@@ -22,9 +22,9 @@ Writes only the ops DB and the data folder: no `dry_run`, not stopped by the cha
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-from di_ops.core.params import as_of_param, customers_param, date_param, regions_param
+from di_ops.core.params import as_of_param, customers_param, date_param, path_param, regions_param
 from di_ops.core.tasks import AS_OF_PARAM, default_args
 from di_ops.orchestration.deadlines import deadline_alerts
 from di_ops.pipelines.sla.settings import sla_settings
@@ -44,11 +44,9 @@ CHANGES_OUTSIDE_OPS_DB = False
     deadline=deadline_alerts(DAG_ID),
     doc_md=__doc__,
     params={
-        "export_path": Param(
-            None,
-            type=["null", "string"],
-            title="TAC case exports",
-            description="A file or folder of TAC case exports (.csv, .json, .jsonl). "
+        "export_path": path_param(
+            "TAC case exports",
+            "A file or folder of TAC case exports (.csv, .json, .jsonl). "
             "Empty: sla.yaml export_path under the data folder.",
         ),
         AS_OF_PARAM: as_of_param(

@@ -37,6 +37,11 @@ def as_of_param(description: str, title: str = "As of") -> Param:
     return Param(None, type=["null", "string"], format="date-time", title=title, description=description + AS_OF_HELP)
 
 
+def path_param(title: str, description: str) -> Param:
+    """Optional file or folder path (empty: the pipeline's configured one under the data folder)."""
+    return Param(None, type=["null", "string"], maxLength=4096, title=title, description=description)
+
+
 def date_param(title: str, description: str) -> Param:
     """Optional calendar date (YYYY-MM-DD)."""
     return Param(None, type=["null", "string"], format="date", title=title, description=description)
