@@ -177,7 +177,7 @@ def seed_customer_facts(engine: Engine) -> dict[str, Any]:
     from di_ops.db.tables_certificates import certificate_observations
     from di_ops.db.tables_cop import cop_uploads
     from di_ops.db.tables_retention import retention_plan
-    from di_ops.db.tables_sla import sla_audit_runs, sla_compliance, sla_escalations
+    from di_ops.db.tables_sla import sla_audit_runs, sla_compliance, sla_escalations, sla_watch_cases
 
     night = AS_OF.replace(hour=2, minute=30)
     with engine.begin() as conn:
@@ -327,4 +327,44 @@ def seed_customer_facts(engine: Engine) -> dict[str, Any]:
                     sent_at=AS_OF - timedelta(days=14),
                 )
             )
+        conn.execute(
+            insert(sla_watch_cases).values(
+                case_id="TAC-9001",
+                customer_id="C004",
+                region="EMEA",
+                severity="S1",
+                opened_at=AS_OF - timedelta(hours=1),
+                first_response_at=None,
+                last_update_at=None,
+                closed_at=None,
+                is_open=True,
+                tracks_updates=False,
+                channel="case manager",
+                channel_deviation="S1 raised through the case manager",
+                details={},
+                source_file="feed.csv",
+                line=2,
+                first_seen_at=AS_OF - timedelta(minutes=55),
+                updated_at=AS_OF - timedelta(minutes=40),
+                candidate_state="no_first_response",
+                candidate_since=AS_OF - timedelta(minutes=45),
+                candidate_changed_at=AS_OF - timedelta(minutes=40),
+                review_at=None,
+            )
+        )
+        conn.execute(
+            insert(schema.notices).values(
+                dedupe_key="incident:TAC-9001:S1",
+                kind="incident_notice",
+                entity="TAC-9001",
+                recipients=["noc@partner-emea.example"],
+                subject="[S1] TAC case TAC-9001: incident at Customer 004",
+                status="sent",
+                message_id="<incident@di-ops>",
+                dag_id="incident_watch",
+                run_id="scheduled__2026-11-30T11:05:00+00:00",
+                created_at=AS_OF - timedelta(minutes=53),
+                sent_at=AS_OF - timedelta(minutes=53),
+            )
+        )
     return {"latest_good": night, "retention_run": RETENTION_RUN}

@@ -71,4 +71,10 @@ def test_every_pipeline_fact_of_a_customer_with_its_run(engine) -> None:  # type
     assert view.sla_run is not None and view.sla_run["dag_id"] == "sla_audit"
     assert [e["case_id"] for e in view.escalations] == ["TAC-4711"]
     # notices about its certificate (node), its COP file; not another customer's whose id shares the prefix
-    assert sorted(n["dedupe_key"] for n in view.notices) == ["certificate:C004-cucm-pub/0a1b/r0", "cop:r-planned"]
+    assert sorted(n["dedupe_key"] for n in view.notices) == [
+        "certificate:C004-cucm-pub/0a1b/r0",
+        "cop:r-planned",
+        "incident:TAC-9001:S1",  # a TAC case the watch tracks for the customer
+    ]
+    (incident,) = view.incidents
+    assert incident["candidate_state"] == "no_first_response" and incident["candidate_since"] is not None

@@ -37,6 +37,12 @@ RUNS = {
         "2026-11-28T06:00:00+00:00",
         {"upgrades.html": "<p>", "assessment.json": None, "upgrades.csv": "customer_id\n"},
     ),
+    "incidents": (
+        "incident_watch",
+        "scheduled__2026-11-30T11:05:00+00:00",
+        "2026-11-30T11:05:00+00:00",
+        {"run.json": None},
+    ),
     "housekeeping": (
         "ops_housekeeping",
         "scheduled__2026-11-27T03:00:00+00:00",
@@ -74,7 +80,7 @@ def _all() -> list[reports.Report]:
 
 def test_every_pipeline_run_is_listed_newest_first(outputs: dict[str, Path]) -> None:
     listed = reports.select_reports(_all(), readable=lambda _d: True)
-    assert [r.pipeline for r in listed] == ["cop", "sla", "retention", "upgrades", "housekeeping"]
+    assert [r.pipeline for r in listed] == ["incidents", "cop", "sla", "retention", "upgrades", "housekeeping"]
     by = {r.pipeline: r for r in listed}
     assert by["upgrades"].dag_id == "upgrade_emergency_check"  # from the run's own file, not a default
     assert by["sla"].main == "report.html" and by["retention"].main == "summary.json"
@@ -86,7 +92,7 @@ def test_every_pipeline_run_is_listed_newest_first(outputs: dict[str, Path]) -> 
     ("pipeline", "since", "until", "expected"),
     [
         ("sla", None, None, ["sla"]),
-        (None, date(2026, 11, 29), None, ["cop", "sla", "retention"]),
+        (None, date(2026, 11, 29), None, ["incidents", "cop", "sla", "retention"]),
         (None, None, date(2026, 11, 28), ["upgrades", "housekeeping"]),
         (None, date(2026, 11, 28), date(2026, 11, 28), ["upgrades"]),
         ("certificates", None, None, []),
@@ -102,6 +108,7 @@ def test_filters_by_pipeline_and_day(
 def test_a_reader_sees_only_the_dags_they_may_read(outputs: dict[str, Path]) -> None:
     listed = reports.select_reports(_all(), readable=lambda d: d in {"sla_audit", "cop_upload"})
     assert {r.pipeline for r in listed} == {"sla", "cop"}
+    assert reports.find_run("incident_watch", RUNS["incidents"][1]) is not None
 
 
 def test_a_dag_run_finds_its_report_and_its_files(outputs: dict[str, Path]) -> None:

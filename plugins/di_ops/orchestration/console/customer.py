@@ -26,6 +26,7 @@ SECTION_DAGS = {
     "backups": "backup_retention",
     "cop": "cop_upload",
     "sla": "sla_audit",
+    "incidents": "incident_watch",
 }
 NOTICES_SHOWN = 50
 
@@ -43,6 +44,7 @@ class CustomerView:
     escalations: list[dict[str, Any]] = field(default_factory=list)
     sla_run: dict[str, Any] | None = None
     notices: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
 
 
 def customers(engine: Engine) -> tuple[str | None, list[dict[str, Any]]]:
@@ -74,7 +76,9 @@ def customer_view(engine: Engine, customer_id: str, *, as_of: datetime) -> Custo
     view.backups_run, view.backups = _backups(engine, customer_id)
     view.cop = _cop(engine, customer_id)
     view.sla_run, view.sla, view.escalations = _sla(engine, customer_id)
-    view.notices = _notices(engine, customer_id, cluster_ids | node_ids)
+    view.incidents = _incidents(engine, customer_id)
+    cases = {str(i["case_id"]) for i in view.incidents}
+    view.notices = _notices(engine, customer_id, cluster_ids | node_ids | cases)
     return view
 
 
@@ -247,9 +251,33 @@ def _sla(engine: Engine, customer_id: str) -> tuple[dict[str, Any] | None, list[
     return {"dag_id": run.dag_id, "run_id": run.run_id, "as_of": aware(run.as_of)}, compliance, escalations
 
 
+def _incidents(engine: Engine, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's TAC cases that incident_watch tracks as open or as escalation candidates, newest first."""
+    from sqlalchemy import or_, select
+
+    from di_ops.db.tables_sla import sla_watch_cases as t
+
+    query = (
+        select(t)
+        .where(t.c.customer_id == customer_id, or_(t.c.is_open, t.c.candidate_state != "none"))
+        .order_by(t.c.opened_at.desc())
+        .limit(NOTICES_SHOWN)
+    )
+    with engine.connect() as conn:
+        return [
+            {
+                **dict(m),
+                "opened_at": aware(m["opened_at"]),
+                "first_response_at": aware(m["first_response_at"]),
+                "candidate_since": aware(m["candidate_since"]),
+            }
+            for m in conn.execute(query).mappings()
+        ]
+
+
 def _notices(engine: Engine, customer_id: str, entities: set[str]) -> list[dict[str, Any]]:
-    """The newest notices about the customer: their entity is one of its clusters or nodes, the
-    customer itself, or ``<customer>/<file>`` (COP)."""
+    """The newest notices about the customer: their entity is one of its clusters, nodes or tracked
+    TAC cases, the customer itself, or ``<customer>/<file>`` (COP)."""
     from sqlalchemy import or_, select
 
     from di_ops.db import schema

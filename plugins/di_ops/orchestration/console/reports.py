@@ -20,7 +20,7 @@ from typing import Any
 WORKING_SUFFIXES = frozenset({".parquet", ".pkl", ".tmp", ".part"})
 WORKING_DIRS = frozenset({"catalog"})  # the retention scan's batches
 # files a run's page shows first, in this order, when present
-MAIN_FILES = ("report.html", "upgrades.html", "summary.json", "plan.csv", "assessment.json")
+MAIN_FILES = ("report.html", "upgrades.html", "summary.json", "plan.csv", "assessment.json", "run.json")
 MAX_FILES = 200
 
 
@@ -59,6 +59,12 @@ def _cop() -> Path:
     return settings.folder(settings.reports)
 
 
+def _incident_watch() -> Path:
+    from di_ops.pipelines.sla.settings import watch_reports_dir
+
+    return watch_reports_dir()
+
+
 def _housekeeping() -> Path:
     from di_ops.pipelines.housekeeping.settings import housekeeping_settings
 
@@ -68,6 +74,7 @@ def _housekeeping() -> Path:
 SOURCES: tuple[Source, ...] = (
     Source("retention", ("backup_retention",), _retention, "folder"),
     Source("sla", ("sla_audit",), _sla, "folder"),
+    Source("incidents", ("incident_watch",), _incident_watch, "folder"),
     Source("upgrades", ("upgrade_eligibility", "upgrade_emergency_check"), _upgrades, "folder"),
     Source("cop", ("cop_upload",), _cop, "file"),
     Source("housekeeping", ("ops_housekeeping",), _housekeeping, "folder"),
