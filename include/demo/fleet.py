@@ -5,6 +5,19 @@
 Writes customers.csv, contacts.csv, clusters.csv and nodes.csv. The same arguments
 always give the same bytes (so the same inventory snapshot id). One deliberately
 bad cluster row shows how the sync rejects rows with their reasons.
+
+Data-quality and capacity cases on purpose (DOMAIN.md §2, §8; docs/pipelines/capacity.md):
+
+| customer | what |
+|---|---|
+| C011 | no partner contact on file: a contact defect of inventory_sync's gate |
+| C009 | configured devices at 95 % of the declared number: a capacity warning |
+| C010 | configured devices at 104 % of the declared number: a capacity breach |
+| C005 | devices at 107.5 % of the declared number, raised by an approved expansion (``DEMO_EXPANSIONS``) |
+| C012 | no declared numbers: not declared (not judged) |
+
+The configured counts the DI lab serves (:func:`configured_counts`) are the demo's truth of the
+UC applications' admin API; the lab reads them from the file ``include.demo.pipelines.capacity`` writes.
 """
 
 from __future__ import annotations
@@ -19,6 +32,43 @@ PARTNERS = {"AMER": "Northwind Voice", "APJC": "Sakura Comms", "AUS": "Wattle Ne
 RELEASES = ("15.0 SU2", "15.0 SU1", "14.0 SU4", "14.0 SU3", "12.5 SU7a", "11.5 SU9")
 APPS = ("CUCM", "IMP", "CUCxN", "CER", "Expressway")
 CITY = {"AMER": "nyc", "APJC": "tyo", "AUS": "syd", "EMEA": "ams"}
+NO_PARTNER_CONTACT = {"C011"}
+UNDECLARED = {"C012"}
+# customer -> (declared workspace devices, configured devices): the cases of the table above
+DEVICE_CASES = {"C009": (400, 380), "C010": (250, 260), "C005": (200, 215)}
+DEMO_EXPANSIONS = [
+    {
+        "customer_id": "C005",
+        "knowledge_workers": "",
+        "workspace_devices": "260",
+        "approved_by": "Capacity board (demo)",
+        "approved_at": "2026-11-02T10:00:00Z",
+        "change_reference": "TAC-EXP-5005",
+    }
+]
+
+
+def declared(i: int) -> tuple[int, int]:
+    """Customer ``i``'s declared knowledge workers and workspace devices (DOMAIN.md §8)."""
+    cid = f"C{i:03d}"
+    workers = 100 * i + 200
+    return workers, DEVICE_CASES.get(cid, (workers + 50, 0))[0]
+
+
+def configured_counts(customers: int = 12) -> dict[str, dict[str, int]]:
+    """What the demo's UC applications have configured per customer: ``{customer_id: {users, devices}}``.
+
+    Most customers sit at 70 % (users) and 75 % (devices) of their declaration; the cases of the module
+    docstring are set exactly; undeclared customers still have counts (they are reported, not judged).
+    """
+    out = {}
+    for i in range(1, customers + 1):
+        cid = f"C{i:03d}"
+        workers, devices = declared(i)
+        users = workers * 70 // 100
+        configured = DEVICE_CASES[cid][1] if cid in DEVICE_CASES else devices * 75 // 100
+        out[cid] = {"users": users, "devices": configured}
+    return out
 
 
 def fleet_rows(customers: int = 12, seed: int = 7) -> dict[str, list[dict[str, str]]]:
@@ -28,18 +78,27 @@ def fleet_rows(customers: int = 12, seed: int = 7) -> dict[str, list[dict[str, s
         region = REGIONS[(i - 1) % len(REGIONS)]
         cid = f"C{i:03d}"
         domain = f"c{i:03d}.{CITY[region]}.di.example"
+        workers, devices = ("", "") if cid in UNDECLARED else (str(n) for n in declared(i))
         rows["customers"].append(
-            {"customer_id": cid, "name": f"Customer {i:03d} ({region})", "region": region, "partner": PARTNERS[region]}
-        )
-        rows["contacts"].append(
             {
                 "customer_id": cid,
-                "name": f"{PARTNERS[region]} NOC",
-                "email": f"noc@partner-{region.lower()}.example",
-                "phone": f"+1 555 01{i:02d}",
-                "role": "partner",
+                "name": f"Customer {i:03d} ({region})",
+                "region": region,
+                "partner": PARTNERS[region],
+                "knowledge_workers": workers,
+                "workspace_devices": devices,
             }
         )
+        if cid not in NO_PARTNER_CONTACT:
+            rows["contacts"].append(
+                {
+                    "customer_id": cid,
+                    "name": f"{PARTNERS[region]} NOC",
+                    "email": f"noc@partner-{region.lower()}.example",
+                    "phone": f"+1 555 01{i:02d}",
+                    "role": "partner",
+                }
+            )
         rows["contacts"].append(
             {
                 "customer_id": cid,

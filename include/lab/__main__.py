@@ -7,7 +7,9 @@ own loopback TLS port (``tls-base-port`` + i, in node-id order) with a certifica
 the next weeks; ``<state>/endpoints.json`` maps each node's ``host:port`` to its port and
 ``<state>/ca.pem`` is the lab's root CA (both named in the ``di_uc_admin`` connection extra).
 A few nodes show the faults the sweep must record: a self-signed certificate, a node that is
-down, an already expired certificate. ``--access-log`` logs each admin API request (``make demo``
+down, an already expired certificate. ``--counts FILE`` (JSON ``{customer_id: {"users": n, "devices": n}}``,
+written by ``include.demo.pipelines.capacity``) gives the configured users and devices the capacity call
+answers; a missing file means no counts (every customer 404). ``--access-log`` logs each admin API request (``make demo``
 sends this output to ``.airflow/logs/demo/``). A port in use (the admin port, or any of the TLS
 range's) stops the lab at once (exit code 1) with a message naming the port and the option.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 import time
 from datetime import timedelta
@@ -51,6 +54,16 @@ def demo_specs(inventory: Path) -> tuple[list[NodeSpec], dict[str, bool]]:
     return specs, sso
 
 
+def demo_counts(path: Path | None) -> dict[str, dict[str, int]]:
+    """The configured users and devices per customer from ``path`` (none when it is not given or missing)."""
+    if path is None or not path.is_file():
+        return {}
+    return {
+        str(k): {"users": int(v["users"]), "devices": int(v["devices"])}
+        for k, v in json.loads(path.read_text()).items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--inventory", type=Path, required=True)
@@ -60,9 +73,17 @@ def main() -> None:
     parser.add_argument("--login", default="di-ops")
     parser.add_argument("--password", default="lab-secret")
     parser.add_argument("--access-log", action="store_true", help="log every admin API request")
+    parser.add_argument("--counts", type=Path, help="JSON {customer_id: {users, devices}} the capacity call serves")
     args = parser.parse_args()
     specs, sso = demo_specs(args.inventory)
-    lab = Lab(specs, sso, state_dir=args.state, login=args.login, password=args.password)
+    lab = Lab(
+        specs,
+        sso,
+        state_dir=args.state,
+        login=args.login,
+        password=args.password,
+        capacity=demo_counts(args.counts),
+    )
     try:
         lab.start(admin_port=args.admin_port, tls_base_port=args.tls_base_port, access_log=args.access_log)
     except LabPortBusy as busy:

@@ -79,7 +79,30 @@ def build_app(lab: Lab) -> FastAPI:
     def sso_validate(cluster_id: str) -> dict[str, Any]:
         return _sso(cluster_id, "validate")
 
+    @api.get("/api/v1/customers/{customer_id}/capacity")
+    def capacity(customer_id: str) -> dict[str, Any]:
+        counts = lab.capacity.get(customer_id)
+        if counts is None:
+            raise HTTPException(404, f"unknown customer {customer_id!r}")
+        return {
+            "customer_id": customer_id,
+            "users": counts["users"],
+            "devices": counts["devices"],
+            "counted_at": lab.clock().replace(microsecond=0).isoformat(),
+        }
+
     # --- lab controls (not part of the UC admin contract) ---------------------------------------
+
+    @api.put("/lab/capacity")
+    def put_capacity(body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            counts = {str(cid): {"users": int(c["users"]), "devices": int(c["devices"])} for cid, c in body.items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HTTPException(422, f"give {{customer_id: {{users, devices}}}} with whole numbers: {exc}") from exc
+        if any(n < 0 for c in counts.values() for n in c.values()):
+            raise HTTPException(422, "counts must not be negative")
+        lab.capacity.update(counts)
+        return lab.capacity
 
     @api.post("/lab/faults")
     def faults(body: dict[str, Any]) -> dict[str, Any]:

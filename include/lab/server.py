@@ -9,8 +9,8 @@
 - SSO per cluster is a state machine that refuses steps out of order (409): the IdP metadata
   can only be imported while SSO is disabled, and SSO can only be enabled once the metadata was
   re-imported after the last certificate change; validation needs SSO enabled.
-- ``/lab/*`` (not part of the contract) injects faults, shows the call history and sets the lab's
-  clock for tests.
+- ``GET /api/v1/customers/{id}/capacity``: the configured users and devices given as ``capacity``.
+- ``/lab/*`` (not part of the contract) injects faults, shows the call history, sets the clock and counts.
 - The clock: a renewal issues a certificate valid from the lab's ``clock()`` (default: the real
   clock). A simulation sets it (``Lab.set_clock`` or ``PUT /lab/clock``) so a certificate renewed
   on a simulated day expires ``renewal_validity`` after that day.
@@ -104,8 +104,10 @@ class Lab:
         intermediate_expires_in: timedelta = timedelta(days=3650),
         handshake_delay: float = 0.0,
         clock: Callable[[], datetime] | None = None,
+        capacity: dict[str, dict[str, int]] | None = None,
     ) -> None:
         self.now = now or datetime.now(UTC).replace(microsecond=0)
+        self.capacity = {cid: dict(counts) for cid, counts in (capacity or {}).items()}  # id -> users, devices
         self._clock: Callable[[], datetime] | None = clock  # None: the real clock
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -123,3 +123,81 @@ def test_snapshot_changes_when_an_export_changes(tmp_path: Path) -> None:
     first = snapshot_digest(tmp_path)
     write(tmp_path, customers=["C1,One,AUS,Q"])
     assert snapshot_digest(tmp_path) != first
+
+
+# --- declared capacity (DOMAIN.md §8) and the contact-data gate (DOMAIN.md §2) ---------------------
+
+
+def test_declared_numbers_are_optional_columns_and_old_exports_stay_valid(tmp_path: Path) -> None:
+    old = write(tmp_path / "old", customers=["C1,One,AUS,P"])
+    [customer] = read_inventory(old).customers
+    assert customer.knowledge_workers is None and customer.workspace_devices is None
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "customers.csv").write_text(
+        "customer_id,name,region,partner,knowledge_workers,workspace_devices\n"
+        "C1,One,AUS,P,1200, 250\n"
+        "C2,Two,AUS,P,,\n"
+        "C3,Three,AUS,P,-1,10\n"
+        "C4,Four,AUS,P,12.5,10\n"
+        "C5,Five,AUS,P,lots,10\n"
+    )
+    inv = read_inventory(new)
+    declared = {c.customer_id: (c.knowledge_workers, c.workspace_devices) for c in inv.customers}
+    assert declared == {"C1": (1200, 250), "C2": (None, None)}  # empty cells: not declared, never 0
+    reasons = {r.line: r.reason for r in inv.rejects}
+    assert sorted(reasons) == [4, 5, 6]
+    assert all("knowledge_workers" in reason for reason in reasons.values())
+    (tmp_path / "json").mkdir()
+    (tmp_path / "json" / "customers.json").write_text(
+        json.dumps([{"customer_id": "C1", "name": "One", "region": "AUS", "partner": "P", "workspace_devices": 40}])
+    )
+    inv_json = read_inventory(tmp_path / "json")
+    [from_json] = inv_json.customers
+    assert (from_json.knowledge_workers, from_json.workspace_devices) == (None, 40)
+    (tmp_path / "json" / "customers.json").write_text(
+        json.dumps([{"customer_id": "C1", "name": "One", "region": "AUS", "partner": "P", "knowledge_workers": True}])
+    )
+    [flag] = read_inventory(tmp_path / "json").rejects
+    assert "knowledge_workers" in flag.reason and "whole number" in flag.reason
+
+
+def test_the_contact_gate_names_each_missing_role_and_keeps_the_customer(tmp_path: Path) -> None:
+    from di_ops.core.inventory import contact_defects
+
+    folder = write(
+        tmp_path,
+        customers=["C1,Both,EMEA,P", "C2,No partner,EMEA,P", "C3,Bad partner mail,EMEA,P", "C4,Nobody,EMEA,Q"],
+        contacts=[
+            "C1,NOC,noc@p.example,,partner",
+            "C1,Desk,desk@c1.example,,customer",
+            "C2,Desk,desk@c2.example,,customer",
+            "C3,NOC,noc at p.example,,partner",  # not well-formed: a rejected row, so no partner contact
+            "C3,Desk,desk@c3.example,,customer",
+        ],
+    )
+    inv = read_inventory(folder)
+    assert [c.customer_id for c in inv.customers] == ["C1", "C2", "C3", "C4"]
+    defects = contact_defects(inv, ["partner", "customer"])
+    assert [(d.customer_id, d.missing_roles, d.contacts_on_file) for d in defects] == [
+        ("C2", ("partner",), 1),
+        ("C3", ("partner",), 1),
+        ("C4", ("partner", "customer"), 0),
+    ]
+    assert defects[2].reason.startswith("customer C4 (Q): no partner contact and no customer contact with a")
+    reject = defects[0].as_reject()
+    assert (reject.source_file, reject.line, reject.raw) == ("contacts", 0, "customer_id=C2")
+    assert contact_defects(inv, ["customer"]) == (defects[2].model_copy(update={"missing_roles": ("customer",)}),)
+
+
+def test_the_demo_fleet_has_one_contact_defect_and_the_capacity_cases() -> None:
+    from include.demo.fleet import configured_counts
+
+    rows = fleet_rows()
+    partners = {c["customer_id"] for c in rows["contacts"] if c["role"] == "partner"}
+    assert {c["customer_id"] for c in rows["customers"]} - partners == {"C011"}
+    declared = {c["customer_id"]: c["workspace_devices"] for c in rows["customers"]}
+    counts = configured_counts()
+    assert counts["C009"]["devices"] * 100 == 95 * int(declared["C009"])
+    assert counts["C010"]["devices"] * 100 == 104 * int(declared["C010"])
+    assert declared["C012"] == ""

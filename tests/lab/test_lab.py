@@ -113,3 +113,41 @@ def test_a_taken_port_stops_the_lab_naming_it_and_leaves_nothing_open(tmp_path: 
                 timeout=60,
             )
     assert done.returncode == 1 and f"admin port 127.0.0.1:{admin}" in done.stderr and "--admin-port" in done.stderr
+
+
+def test_the_lab_serves_configured_counts_per_customer(tmp_path: Path) -> None:
+    nodes = [NodeSpec("n1", "n1.lab.example", "c", timedelta(days=3))]
+    lab = Lab(nodes, {}, state_dir=tmp_path / "lab", capacity={"C1": {"users": 7, "devices": 9}}).start()
+    try:
+        with _client(lab) as client:
+            answer = client.get("/api/v1/customers/C1/capacity").json()
+            assert (answer["customer_id"], answer["users"], answer["devices"]) == ("C1", 7, 9)
+            assert client.get("/api/v1/customers/C2/capacity").status_code == 404
+            assert client.get("/api/v1/customers/C1/capacity", auth=("di-ops", "wrong")).status_code == 401
+            assert client.put("/lab/capacity", json={"C2": {"users": 1}}).status_code == 422
+            assert client.put("/lab/capacity", json={"C2": {"users": -1, "devices": 1}}).status_code == 422
+            assert client.put("/lab/capacity", json={"C2": {"users": 1, "devices": 2}}).status_code == 200
+            assert client.get("/api/v1/customers/C2/capacity").json()["devices"] == 2
+    finally:
+        lab.stop()
+
+
+def test_the_demo_labs_counts_agree_with_the_demo_fleets_declarations(tmp_path: Path) -> None:
+    """What ``make demo`` prepares (include.demo.pipelines.capacity) is what the lab serves: C009 at 95 %,
+    C010 at 104 % of their declared devices; without the file the lab has no counts."""
+    import csv
+
+    from include.demo.pipelines.capacity import COUNTS_FILE, prepare
+    from include.lab.__main__ import demo_counts
+
+    write_fleet(tmp_path / "inventory")
+    prepare(tmp_path)
+    counts = demo_counts(tmp_path / COUNTS_FILE)
+    with (tmp_path / "inventory" / "customers.csv").open() as fh:
+        declared = {r["customer_id"]: r["workspace_devices"] for r in csv.DictReader(fh)}
+    assert set(counts) == set(declared)
+    assert counts["C009"]["devices"] / int(declared["C009"]) == 0.95
+    assert counts["C010"]["devices"] / int(declared["C010"]) == 1.04
+    with (tmp_path / "capacity" / "expansions.csv").open() as fh:
+        assert [r["customer_id"] for r in csv.DictReader(fh)] == ["C005"]
+    assert demo_counts(tmp_path / "absent.json") == {} and demo_counts(None) == {}

@@ -45,6 +45,8 @@ SERVICES = [
         str(LAB_ADMIN_PORT),
         "--tls-base-port",
         str(LAB_TLS_BASE_PORT),
+        "--counts",  # configured users/devices for capacity_audit (include.demo.pipelines.capacity)
+        "{data_dir}/lab/capacity_counts.json",
         "--access-log",
     ]
 ]

@@ -38,11 +38,26 @@ class Customer(_Row):
     name: str = Field(min_length=1)
     region: str
     partner: str = Field(min_length=1)
+    # Optional (docs/interfaces.md): what the partner declared at activation (DOMAIN.md §8); an empty
+    # cell or a missing column is "not declared", never zero.
+    knowledge_workers: int | None = Field(default=None, ge=0, le=10_000_000)
+    workspace_devices: int | None = Field(default=None, ge=0, le=10_000_000)
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
         return normalise_region(value)
+
+    @field_validator("knowledge_workers", "workspace_devices", mode="before")
+    @classmethod
+    def _declared(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, bool):  # JSON true/false is not a count
+            raise ValueError(f"a whole number, got {value!r}")
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value.strip() if isinstance(value, str) else value
 
 
 class Contact(_Row):
@@ -125,6 +140,36 @@ class Inventory(BaseModel):
 
     def customer(self, customer_id: str) -> Customer | None:
         return next((c for c in self.customers if c.customer_id == customer_id), None)
+
+
+class ContactDefect(BaseModel):
+    """A customer without a contact of a required role with a well-formed e-mail (DOMAIN.md §2).
+
+    The customer stays in the snapshot (its notices still go to whoever is on file): the defect is
+    reported, not guessed. A contact whose e-mail is not well-formed was already rejected as a row.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    customer_id: str
+    name: str
+    partner: str
+    missing_roles: tuple[str, ...]
+    contacts_on_file: int
+
+    @property
+    def reason(self) -> str:
+        missing = " and ".join(f"no {role} contact" for role in self.missing_roles)
+        return (
+            f"customer {self.customer_id} ({self.partner}): {missing} with a well-formed e-mail on file "
+            "(data-quality defect, DOMAIN.md §2); the customer stays in the snapshot"
+        )
+
+    def as_reject(self) -> Reject:
+        """The defect as a row of the snapshot's rejects (``inventory_rejects``: file ``contacts``, line 0)."""
+        return Reject(source_file=CONTACT_GATE_FILE, line=0, reason=self.reason, raw=f"customer_id={self.customer_id}")
+
+
+CONTACT_GATE_FILE = "contacts"
 
 
 def _export_files(folder: Path, name: str) -> list[Path]:
@@ -237,6 +282,33 @@ def read_inventory(folder: Path) -> Inventory:
         nodes=tuple(nodes),
         rejects=tuple(sorted(rejects, key=lambda r: (r.source_file, r.line))),
     )
+
+
+def contact_defects(inventory: Inventory, required_roles: Iterable[str]) -> tuple[ContactDefect, ...]:
+    """Every customer lacking a contact of a ``required_roles`` role (DOMAIN.md §2), in customer-id order.
+
+    The contacts kept by :func:`read_inventory` all have a well-formed e-mail (``EmailStr``); rejected
+    contact rows do not count.
+    """
+    roles = tuple(dict.fromkeys(required_roles))
+    on_file: dict[str, list[Contact]] = {}
+    for contact in inventory.contacts:
+        on_file.setdefault(contact.customer_id, []).append(contact)
+    defects = []
+    for customer in sorted(inventory.customers, key=lambda c: c.customer_id):
+        contacts = on_file.get(customer.customer_id, [])
+        missing = tuple(role for role in roles if not any(c.role == role and c.email for c in contacts))
+        if missing:
+            defects.append(
+                ContactDefect(
+                    customer_id=customer.customer_id,
+                    name=customer.name,
+                    partner=customer.partner,
+                    missing_roles=missing,
+                    contacts_on_file=len(contacts),
+                )
+            )
+    return tuple(defects)
 
 
 def contacts_by_customer(contacts: Iterable[Contact]) -> dict[str, list[dict[str, str]]]:

@@ -1,4 +1,4 @@
-"""The UC admin adapter: certificate renewal and the SSO runbook over the HTTP contract of ``docs/uc_admin_api.md``.
+"""The UC admin adapter: certificate renewal, the SSO runbook and capacity counts over ``docs/uc_admin_api.md``.
 
 Credentials come from the Airflow connection ``di_uc_admin`` (type ``http``: host, port,
 schema ``http``/``https``, login, password). Its ``extra`` may hold:
@@ -162,3 +162,9 @@ class UcAdminClient:
 
     def sso_validate(self, cluster_id: str) -> dict[str, Any]:
         return self._call("POST", f"/api/v1/clusters/{cluster_id}/sso/validate")
+
+    # --- capacity (DOMAIN.md §8: configured users and devices per customer) -----------------------
+
+    def capacity(self, customer_id: str) -> dict[str, Any]:
+        """``{"customer_id", "users", "devices", "counted_at"}``; a customer the API does not know is a 404."""
+        return self._call("GET", f"/api/v1/customers/{customer_id}/capacity")
