@@ -202,6 +202,7 @@ def all_failures(month: dict[str, Any]) -> list[str]:
         *certificate_failures(month),
         *upgrade_failures(month),
         *incident_failures(month),
+        *capacity_failures(month),
         *alert_failures(month),
     ]
 
@@ -354,7 +355,8 @@ def upgrade_failures(month: dict[str, Any]) -> list[str]:
 
 
 def alert_failures(month: dict[str, Any]) -> list[str]:
-    """No alert except for the injected faults (the late emergency certificate, the missed upgrades) and what
+    """No alert except for the injected faults (the late emergency certificate, the missed upgrades, the
+    capacity breach of the customer whose expansion is approved only in the month) and what
     the TAC data itself calls for: an S1/S2 case without a timely first response (DOMAIN.md §7a), a case of
     the customer whose contacts arrive late (DOMAIN.md §2 contact data), the daily S3/S4 digest."""
     out = []
@@ -368,7 +370,8 @@ def alert_failures(month: dict[str, Any]) -> list[str]:
         escalate = subject.startswith("[di-ops] ESCALATE") and _unanswered_in_time(cases, subject.split(" case ")[1])
         gap = subject.startswith("[di-ops] DATA GAP") and f" for {w.LATE_CONTACTS[0]}," in subject
         digest = subject.startswith("[di-ops] TAC case digest")
-        if not (late or missed or escalate or gap or digest):
+        capacity = subject.startswith(f"[di-ops] Capacity breach: {w.CAPACITY_BREACH[0]} ")
+        if not (late or missed or escalate or gap or digest or capacity):
             out.append(f"unexpected alert: {subject!r}")
     return out
 
@@ -438,4 +441,35 @@ def incident_failures(month: dict[str, Any]) -> list[str]:
         _, case_id, severity = key.split(":")
         if cases.get(case_id, {}).get("severity") != severity:
             out.append(f"a proactive notice for {case_id} as {severity}, which the exports do not hold")
+    return out
+
+
+# --- capacity (DOMAIN.md §8) ------------------------------------------------------------------------
+
+
+def capacity_failures(month: dict[str, Any]) -> list[str]:
+    """The customer above its declared devices is alerted once, on the first weekly audit, and no more once
+    its expansion is approved; every weekly audit writes its report; no other customer breaches."""
+    out = []
+    customer, approved = w.CAPACITY_BREACH
+    runs = [o for o in month["sim"].outcomes if o.dag_id == "capacity_audit"]
+    if not runs:
+        return ["capacity_audit never ran"]
+    from di_ops.pipelines.capacity.audit import read_audit
+
+    for o in runs:
+        verdicts = {c["customer_id"]: c["verdict"] for c in read_audit(o.result["audited"]["folder"])["customers"]}
+        expected = "breach" if o.at < approved else None
+        if expected and verdicts.get(customer) != expected:
+            out.append(f"capacity_audit on {day(o.at)}: {customer} is {verdicts.get(customer)}, not a breach")
+        if not expected and verdicts.get(customer) == "breach":
+            out.append(f"capacity_audit on {day(o.at)}: {customer} still a breach after its expansion")
+        others = sorted(c for c, v in verdicts.items() if v == "breach" and c != customer)
+        if others:
+            out.append(f"capacity_audit on {day(o.at)}: unexpected breaches {others}")
+        if not Path(o.result["report"]["report"]).is_file():
+            out.append(f"capacity_audit on {day(o.at)}: no report")
+    alerts = [m for m in mails(month["world"].outbox) if m["subject"].startswith("[di-ops] Capacity breach")]
+    if len(alerts) != 1:
+        out.append(f"{len(alerts)} capacity breach alerts, expected one ({customer}, first audit)")
     return out

@@ -59,6 +59,8 @@ def world(  # type: ignore[no-untyped-def]
     airflow_db, tmp_path: Path, data_dir: Path, smtp_sink: Path, sshd_lab, sftp_root: Path, monkeypatch
 ) -> Iterator[World]:
     from di_ops.db.engine import make_engine, upgrade
+    from include.demo.fleet import configured_counts
+    from include.demo.pipelines.capacity import prepare as capacity_demo
     from include.demo.pipelines.certificates import prepare as idp_metadata
     from include.demo.pipelines.cop import sftp_connection, write_repository
     from include.lab.server import Lab
@@ -76,7 +78,12 @@ def world(  # type: ignore[no-untyped-def]
     fleet = w.Fleet.initial()
     expiries = w.certificate_expiries(fleet)
     specs, sso = w.lab_specs(fleet, expiries)
-    lab = Lab(specs, sso, state_dir=tmp_path / "lab", now=w.START, clock=clock).start()
+    # the configured users and devices of the demo fleet (capacity_audit): C005 above its declared devices
+    # until its expansion is approved on 2 November (include.demo.fleet.DEMO_EXPANSIONS)
+    lab = Lab(
+        specs, sso, state_dir=tmp_path / "lab", now=w.START, clock=clock, capacity=configured_counts(w.CUSTOMERS)
+    ).start()
+    capacity_demo(data_dir)
     monkeypatch.setenv("AIRFLOW_CONN_DI_UC_ADMIN", json.dumps(lab.connection()))
     idp_metadata(data_dir)
     write_repository(data_dir / "cop" / "repository")

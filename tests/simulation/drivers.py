@@ -59,7 +59,8 @@ def run_id(at: datetime) -> str:
 def inventory_sync(at: datetime, **_: Any) -> dict[str, Any]:
     from di_ops.pipelines.inventory.tasks import sync_inventory
 
-    return attempt("load_inventory", lambda _last: sync_inventory(None, at))
+    rid = run_id(at)
+    return attempt("load_inventory", lambda _last: sync_inventory(None, at, dag_id="inventory_sync", run_id=rid))
 
 
 def certificate_sweep(at: datetime, **_: Any) -> dict[str, Any]:
@@ -250,7 +251,18 @@ def incident_watch(
     return {"plan": plan, "ingested": ingested, "notified": notified, "report": report}
 
 
+def capacity_audit(at: datetime, **_: Any) -> dict[str, Any]:
+    from di_ops.pipelines.capacity import tasks as cap
+
+    run = SimpleNamespace(dag_id="capacity_audit", run_id=run_id(at), logical_date=at, run_after=at)
+    audited = attempt("audit_capacity", lambda _l: cap.audit_task({"as_of": None, "customers": []}, run))
+    alerts = attempt("alert_breaches", lambda _l: cap.alert_task(audited))
+    report = attempt("write_report", lambda _l: cap.report_task(audited, alerts))
+    return {"audited": audited, "alerts": alerts, "report": report}
+
+
 DRIVERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "capacity_audit": capacity_audit,
     "incident_watch": incident_watch,
     "inventory_sync": inventory_sync,
     "certificate_sweep": certificate_sweep,

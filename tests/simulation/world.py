@@ -30,6 +30,8 @@ CUSTOMERS = 8  # two per region (include.demo.fleet assigns regions in turn)
 BACKUP_NIGHTS = 40  # history already in the store on day 0
 APPS = ("CUCM", "IMP", "CUCxN", "CER", "Expressway")
 
+# above its declared devices until its expansion is approved (include.demo.fleet.DEMO_EXPANSIONS)
+CAPACITY_BREACH = ("C005", datetime(2026, 11, 2, 10, 0, tzinfo=UTC))
 LATE_CONTACTS = ("C007", START + 3 * DAY + timedelta(hours=10))  # its contacts reach the export on day 3
 LATE_NODE = "C006-cucm-sub2"  # added to the inventory on day 12, expiring 2 days later: an emergency
 LATE_NODE_SEEN = START + 12 * DAY + timedelta(hours=3)
