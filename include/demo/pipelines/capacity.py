@@ -27,3 +27,7 @@ def prepare(data_dir: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(DEMO_EXPANSIONS[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(DEMO_EXPANSIONS)
+
+
+# one audit at the demo's start: the customers at 95 % (warning) and 104 % (breach, one on-call alert)
+DEMO_RUNS: list[tuple[str, dict[str, object]]] = [("capacity_audit", {})]
