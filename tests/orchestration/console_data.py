@@ -12,6 +12,7 @@ from sqlalchemy import Engine, insert
 AS_OF = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # a Monday
 # the newest retention run of the customer facts (the api-server test gives it a run folder)
 RETENTION_RUN = "manual__2026-12-06T02:30:00+00:00"
+CAPACITY_RUN = "scheduled__2026-11-30T05:00:00+00:00"
 
 
 def _window(region: str, day: str) -> tuple[datetime, datetime]:
@@ -174,10 +175,13 @@ def seed_customer_facts(engine: Engine) -> dict[str, Any]:
     from datetime import date
 
     from di_ops.db import schema
+    from di_ops.db.tables_capacity import capacity_figures
     from di_ops.db.tables_certificates import certificate_observations
     from di_ops.db.tables_cop import cop_uploads
+    from di_ops.db.tables_inventory import contact_defects
     from di_ops.db.tables_retention import retention_plan
     from di_ops.db.tables_sla import sla_audit_runs, sla_compliance, sla_escalations, sla_watch_cases
+    from di_ops.integrations.opsdb import latest_snapshot_id
 
     night = AS_OF.replace(hour=2, minute=30)
     with engine.begin() as conn:
@@ -367,4 +371,40 @@ def seed_customer_facts(engine: Engine) -> dict[str, Any]:
                 sent_at=AS_OF - timedelta(minutes=53),
             )
         )
+        snapshot = latest_snapshot_id(engine)
+        conn.execute(
+            insert(contact_defects).values(
+                snapshot_id=snapshot,
+                customer_id="C011",
+                partner="Wattle Networks",
+                missing_roles=["partner"],
+                contacts_on_file=1,
+                reason="customer C011 (Wattle Networks): no partner contact with a well-formed e-mail on file",
+            )
+        )
+        for run, as_of, devices in (
+            ("scheduled__old-capacity", AS_OF - timedelta(days=7), 240),
+            (CAPACITY_RUN, AS_OF, 260),
+        ):
+            for measure, configured, declared, verdict in (
+                ("knowledge_workers", 420, 600, "within"),
+                ("workspace_devices", devices, 250, "breach" if devices > 250 else "warning"),
+            ):
+                conn.execute(
+                    insert(capacity_figures).values(
+                        dag_id="capacity_audit",
+                        run_id=run,
+                        customer_id="C004",
+                        measure=measure,
+                        snapshot_id=snapshot,
+                        as_of=as_of,
+                        configured=configured,
+                        declared=declared,
+                        allowed=declared,
+                        expansion=None,
+                        percent=100 * configured / declared,
+                        verdict=verdict,
+                        reason=f"{configured} configured of {declared} allowed",
+                    )
+                )
     return {"latest_good": night, "retention_run": RETENTION_RUN}

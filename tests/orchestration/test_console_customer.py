@@ -76,5 +76,14 @@ def test_every_pipeline_fact_of_a_customer_with_its_run(engine) -> None:  # type
         "cop:r-planned",
         "incident:TAC-9001:S1",  # a TAC case the watch tracks for the customer
     ]
+    # the newest capacity audit only: devices at 104 % of 250 (a breach), knowledge workers within
+    assert [(c["measure"], c["configured"], c["verdict"]) for c in view.capacity] == [
+        ("knowledge_workers", 420, "within"),
+        ("workspace_devices", 260, "breach"),
+    ]
+    assert view.contact_defect is None
+    defect = customer_view(engine, "C011", as_of=AS_OF)
+    assert defect is not None and defect.contact_defect is not None
+    assert defect.contact_defect["missing_roles"] == ["partner"]
     (incident,) = view.incidents
     assert incident["candidate_state"] == "no_first_response" and incident["candidate_since"] is not None

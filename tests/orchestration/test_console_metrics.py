@@ -45,6 +45,12 @@ def test_every_gauge_from_the_ops_db(migrated_ops_db, tmp_path: Path) -> None:  
     windows = {s.labels["window"] for s in families["di_ops_changes_planned"] if s.labels["region"] == "AMER"}
     assert windows == {expected["amer_thu"][0].strftime("%Y-%m-%dT%H:%MZ")}
     assert [(s.labels["kind"], s.value) for s in families["di_ops_changes_missed"]] == [("upgrade", 1.0)]
+    percent = {(s.labels["customer"], s.labels["measure"]): s.value for s in families["di_ops_capacity_percent"]}
+    assert percent == {("C004", "knowledge_workers"): 70.0, ("C004", "workspace_devices"): 104.0}  # newest audit
+    assert [(s.labels["customer"], s.labels["verdict"]) for s in families["di_ops_capacity_verdict"]] == [
+        ("C004", "breach")
+    ]
+    assert families["di_ops_contact_defects"][0].value == 1.0
     assert families["di_ops_metrics_generated_seconds"][0].value == AS_OF.timestamp()
 
 

@@ -63,6 +63,9 @@ def outputs(data_dir: Path) -> dict[str, Path]:
             meta = {"dag_id": dag_id, "run_id": run_id, "as_of": as_of, "outcome": "done"}
             path.write_text(json.dumps(meta) if text is None else text, encoding="utf-8")
         made[pipeline] = folder
+    snapshots = reports.source("inventory").base() / "snapshots"  # type: ignore[union-attr]
+    snapshots.mkdir(parents=True)
+    (snapshots / "abc.json").write_text("{}", encoding="utf-8")  # a marker, not a run
     cop = reports.source("cop").base()  # type: ignore[union-attr]
     cop.mkdir(parents=True, exist_ok=True)
     cop_run = "scheduled__2026-11-30T10:15:00+00:00"

@@ -27,6 +27,7 @@ SECTION_DAGS = {
     "cop": "cop_upload",
     "sla": "sla_audit",
     "incidents": "incident_watch",
+    "capacity": "capacity_audit",
 }
 NOTICES_SHOWN = 50
 
@@ -45,6 +46,8 @@ class CustomerView:
     sla_run: dict[str, Any] | None = None
     notices: list[dict[str, Any]] = field(default_factory=list)
     incidents: list[dict[str, Any]] = field(default_factory=list)
+    contact_defect: dict[str, Any] | None = None
+    capacity: list[dict[str, Any]] = field(default_factory=list)
 
 
 def customers(engine: Engine) -> tuple[str | None, list[dict[str, Any]]]:
@@ -77,6 +80,8 @@ def customer_view(engine: Engine, customer_id: str, *, as_of: datetime) -> Custo
     view.cop = _cop(engine, customer_id)
     view.sla_run, view.sla, view.escalations = _sla(engine, customer_id)
     view.incidents = _incidents(engine, customer_id)
+    view.contact_defect = _contact_defect(engine, snapshot, customer_id)
+    view.capacity = _capacity(engine, customer_id)
     cases = {str(i["case_id"]) for i in view.incidents}
     view.notices = _notices(engine, customer_id, cluster_ids | node_ids | cases)
     return view
@@ -249,6 +254,37 @@ def _sla(engine: Engine, customer_id: str) -> tuple[dict[str, Any] | None, list[
             ).mappings()
         ]
     return {"dag_id": run.dag_id, "run_id": run.run_id, "as_of": aware(run.as_of)}, compliance, escalations
+
+
+def _contact_defect(engine: Engine, snapshot: str, customer_id: str) -> dict[str, Any] | None:
+    """The latest snapshot's contact-data defect of the customer (inventory_sync's gate), if any."""
+    from sqlalchemy import select
+
+    from di_ops.db.tables_inventory import contact_defects as t
+
+    with engine.connect() as conn:
+        row = conn.execute(select(t).where(t.c.snapshot_id == snapshot, t.c.customer_id == customer_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def _capacity(engine: Engine, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's figures of the newest capacity audit that judged it (one row per measure)."""
+    from sqlalchemy import select
+
+    from di_ops.db.tables_capacity import capacity_figures as t
+
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(t.c.dag_id, t.c.run_id).where(t.c.customer_id == customer_id).order_by(t.c.as_of.desc()).limit(1)
+        ).first()
+        if newest is None:
+            return []
+        rows = conn.execute(
+            select(t)
+            .where(t.c.dag_id == newest.dag_id, t.c.run_id == newest.run_id, t.c.customer_id == customer_id)
+            .order_by(t.c.measure)
+        ).mappings()
+        return [{**dict(r), "as_of": aware(r["as_of"])} for r in rows]
 
 
 def _incidents(engine: Engine, customer_id: str) -> list[dict[str, Any]]:

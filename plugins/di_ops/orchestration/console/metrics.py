@@ -12,6 +12,9 @@ Computed from the ops DB at scrape time (``now`` passed in), the same facts the 
 | ``di_ops_clusters`` | train | clusters of the latest inventory per release train (``rules.releases``) |
 | ``di_ops_changes_planned`` | region, window, kind | changes not done, missed or cancelled in each coming window |
 | ``di_ops_changes_missed`` | kind | changes whose window closed without them |
+| ``di_ops_capacity_percent`` | customer, measure | configured share of the allowed number, newest audit |
+| ``di_ops_capacity_verdict`` | customer, verdict | 1 for the customer's verdict in its newest audit |
+| ``di_ops_contact_defects`` | – | customers of the latest inventory snapshot without the contacts DOMAIN.md §2 wants |
 | ``di_ops_metrics_generated_seconds`` | – | when this page was computed |
 """
 
@@ -22,7 +25,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # the DAGs whose data the metrics show: a login needs read access to every one
-SOURCE_DAGS = ("certificate_sweep", "backup_retention", "sla_audit", "upgrade_eligibility", "cop_upload")
+SOURCE_DAGS = (
+    "certificate_sweep",
+    "backup_retention",
+    "sla_audit",
+    "upgrade_eligibility",
+    "cop_upload",
+    "capacity_audit",
+    "inventory_sync",
+)
 
 
 def _gauge(name: str, doc: str, labels: list[str]) -> Any:
@@ -171,6 +182,50 @@ def _changes(engine: Any, now: datetime, coming_days: int) -> list[Any]:
     return [planned, missed]
 
 
+def _capacity(engine: Any) -> list[Any]:
+    from sqlalchemy import func, select
+
+    from di_ops.db.tables_capacity import capacity_figures as t
+
+    percent = _gauge(
+        "di_ops_capacity_percent", "Configured share of the allowed number (%), newest audit", ["customer", "measure"]
+    )
+    verdict = _gauge(
+        "di_ops_capacity_verdict", "1 for the customer's verdict in its newest audit", ["customer", "verdict"]
+    )
+    with engine.connect() as conn:
+        newest = select(t.c.customer_id, func.max(t.c.as_of).label("as_of")).group_by(t.c.customer_id).subquery()
+        rows = conn.execute(
+            select(t.c.customer_id, t.c.measure, t.c.percent, t.c.verdict).join(
+                newest, (newest.c.customer_id == t.c.customer_id) & (newest.c.as_of == t.c.as_of)
+            )
+        ).all()
+    worst: dict[str, str] = {}
+    order = ("breach", "warning", "within", "not_measured", "not_declared")
+    for customer, measure, value, judged in sorted(rows):
+        if value is not None:
+            percent.add_metric([customer, measure], value)
+        if customer not in worst or order.index(judged) < order.index(worst[customer]):
+            worst[customer] = judged
+    for customer, judged in sorted(worst.items()):
+        verdict.add_metric([customer, judged], 1)
+    return [percent, verdict]
+
+
+def _contact_defects(engine: Any) -> Any:
+    from sqlalchemy import func, select
+
+    from di_ops.db.tables_inventory import contact_defects as t
+    from di_ops.integrations.opsdb import latest_snapshot_id
+
+    gauge = _gauge("di_ops_contact_defects", "Customers of the latest snapshot without the contacts notices need", [])
+    snapshot = latest_snapshot_id(engine)
+    if snapshot is not None:
+        with engine.connect() as conn:
+            gauge.add_metric([], conn.execute(select(func.count()).where(t.c.snapshot_id == snapshot)).scalar_one())
+    return gauge
+
+
 class OpsCollector:
     """A ``prometheus_client`` collector over the ops DB (one scrape = one pass over it)."""
 
@@ -181,6 +236,8 @@ class OpsCollector:
         yield from [_certificates(self.engine), *_backups(self.engine, self.now), *_sla(self.engine)]
         yield _trains(self.engine, self.now)
         yield from _changes(self.engine, self.now, self.coming_days)
+        yield from _capacity(self.engine)
+        yield _contact_defects(self.engine)
         generated = _gauge("di_ops_metrics_generated_seconds", "When these figures were computed (Unix seconds)", [])
         generated.add_metric([], self.now.timestamp())
         yield generated

@@ -30,6 +30,7 @@ class Source:
     dag_ids: tuple[str, ...]  # whose read permission shows these reports; the first is the default
     base: Callable[[], Path]
     per_run: str  # "folder" | "file"
+    not_runs: frozenset[str] = frozenset()  # entries of the folder that are not a run's
 
 
 def _retention() -> Path:
@@ -65,6 +66,18 @@ def _incident_watch() -> Path:
     return watch_reports_dir()
 
 
+def _capacity() -> Path:
+    from di_ops.pipelines.capacity.settings import capacity_settings
+
+    return capacity_settings().path("reports_folder")
+
+
+def _inventory() -> Path:
+    from di_ops.pipelines.inventory.settings import inventory_settings
+
+    return inventory_settings().path("reports_folder")
+
+
 def _housekeeping() -> Path:
     from di_ops.pipelines.housekeeping.settings import housekeeping_settings
 
@@ -78,6 +91,8 @@ SOURCES: tuple[Source, ...] = (
     Source("upgrades", ("upgrade_eligibility", "upgrade_emergency_check"), _upgrades, "folder"),
     Source("cop", ("cop_upload",), _cop, "file"),
     Source("housekeeping", ("ops_housekeeping",), _housekeeping, "folder"),
+    Source("capacity", ("capacity_audit",), _capacity, "folder"),
+    Source("inventory", ("inventory_sync",), _inventory, "folder", frozenset({"snapshots"})),
 )
 CERTIFICATE_DAGS = ("certificate_sweep",)  # plus certificate_renewal_<region>
 PIPELINES = tuple(s.pipeline for s in SOURCES) + ("certificates",)
@@ -159,7 +174,7 @@ def file_reports(src: Source) -> list[Report]:
         return []
     found = []
     for entry in base.iterdir():
-        if entry.name.startswith((".", "_")) or entry.is_symlink():
+        if entry.name.startswith((".", "_")) or entry.name in src.not_runs or entry.is_symlink():
             continue
         if src.per_run == "folder" and entry.is_dir():
             found.append(_folder_report(src, entry))
