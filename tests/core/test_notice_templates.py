@@ -221,6 +221,17 @@ def test_the_upgrade_notice_markup_does_not_depend_on_the_data(
     assert all(value in shown for value in (name, partner, note.strip()))
 
 
+def test_the_no_contacts_alert_escapes_hostile_values_golden_file() -> None:
+    from di_ops.pipelines.upgrades.notices import no_contacts_alert
+
+    plan = _upgrade_plan(customer_id=QUOTE, upgrade_id=APOS, cluster_id=IMG, state="proposed")
+    alert = no_contacts_alert(plan, "notice", to=["ops@x"])
+    assert_golden(GOLDEN / "upgrade_no_contacts_hostile.html", alert.html)
+    assert_golden(GOLDEN / "upgrade_no_contacts_hostile.txt", alert.text)
+    _assert_hostile_escaped(alert.html, IMG, QUOTE, APOS)
+    assert "\n" not in alert.subject and alert.dedupe_key.startswith("upgrade:")
+
+
 def test_the_missed_window_alert_escapes_hostile_values_golden_file() -> None:
     from di_ops.pipelines.upgrades.notices import missed_alert
 

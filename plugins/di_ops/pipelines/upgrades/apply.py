@@ -95,6 +95,15 @@ class _Run:
     def customer(self, plan: dict[str, Any]) -> dict[str, Any]:
         return self.customers.get(plan["customer_id"], {"contacts": []})
 
+    def tell_operator_no_contacts(self, plan: dict[str, Any], kind: str) -> str:
+        """One operator alert that ``plan``'s notice found nobody (DOMAIN.md §2: never silently nowhere)."""
+        from di_ops.core.settings import pipelines
+        from di_ops.integrations.mail import send_notice
+        from di_ops.pipelines.upgrades.notices import no_contacts_alert
+
+        alert = no_contacts_alert(plan, kind, to=pipelines().alerts.to)
+        return send_notice(self.engine, alert, dag_id=self.dag_id, run_id=self.run_id, now=self.as_of, dry_run=False)
+
     def commit(
         self,
         plan: dict[str, Any],
@@ -127,6 +136,8 @@ class _Run:
             self.count(f"{kind}:{result}")
             if result == "no_contacts" and stays_without_contacts:
                 log.warning("upgrade %s: no contacts on file; stays %s", plan["upgrade_id"], plan["state"])
+                if kind == "notice":  # a re-plan's missed-window alert already says the notice waits
+                    self.count(f"no_contacts_alert:{self.tell_operator_no_contacts(plan, kind)}")
                 return None
         elif kind is not None and stays_without_contacts and not recipients(self.customer(plan).get("contacts") or []):
             return None

@@ -160,3 +160,20 @@ def missed_alert(
         html=render("upgrade_missed.html.j2", **context),
         text=render("upgrade_missed.txt.j2", **context),
     )
+
+
+def no_contacts_alert(plan: Mapping[str, Any], kind: str, *, to: Iterable[str]) -> Notice:
+    """The operator's alert that the ``kind`` notice of ``plan`` has no recipient (DOMAIN.md §2: notices
+    never silently go nowhere); once per plan, notice kind and SEQUENCE."""
+    context = {"plan": plan, "kind": kind}
+    return Notice(
+        dedupe_key=dedupe_key(plan["upgrade_id"], f"no-contacts-{kind}", int(plan["sequence"])),
+        kind="upgrade_no_contacts",
+        entity=plan["cluster_id"],
+        to=tuple(dict.fromkeys(to)),
+        subject=one_line(
+            f"[di-ops] DATA GAP: no contact for {plan['customer_id']}, upgrade notice of {plan['cluster_id']} not sent"
+        ),
+        html=render("upgrade_no_contacts.html.j2", **context),
+        text=render("upgrade_no_contacts.txt.j2", **context),
+    )
