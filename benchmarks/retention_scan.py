@@ -1,7 +1,7 @@
 """Scan + intactness check + plan of a local-filesystem backup store, beside ``find … | wc -c``.
 
 The baseline ``find <root> -name manifest.json -exec cat {} + | wc -c`` reads the same manifest
-bytes the scan reads. Ours: :func:`di_ops.pipelines.retention.scan.scan` (walk, read + parse every
+bytes the scan reads. Ours: :func:`di_ops.integrations.backup_scan.scan` (walk, read + parse every
 manifest, stat every listed file) and the columnar retention plan
 (:func:`di_ops.rules.retention_bulk.plan_columns`) over the catalog; reason texts are not rendered
 (the pipeline renders them only for reports). Warm cache (one untimed pass each first), then
@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from di_ops.integrations.backup_scan import list_customers, scan  # noqa: E402
 from di_ops.integrations.backup_store import FsStore  # noqa: E402
-from di_ops.pipelines.retention.scan import list_customers, scan  # noqa: E402
 from di_ops.rules.retention_bulk import plan_columns  # noqa: E402
 from include.demo.backups import write_backup_store  # noqa: E402
 

@@ -6,7 +6,11 @@ Writes ``<root>/<customer>/<cluster>/<application>/<backup_id>/`` folders, each 
 ``manifest.json`` and small (fake, "password-protected") archive files, one backup per night
 for every cluster of the demo fleet (``include.demo.fleet``: a dozen customers in all four
 regions). With ``anomalies`` on, the store also holds FAILED and PARTIAL backups, a truncated
-archive file, a corrupt manifest and a future-dated backup; :data:`ANOMALIES` names them.
+archive file, a corrupt manifest and a future-dated backup (for ``backup_retention``), and a missed
+night, an overdue series, a Unity Connection backup without voicemail and a corrupt archive (for
+``backup_health``); :data:`ANOMALIES` names them. Each manifest lists the ``components`` a restore of
+its application brings back (docs/pipelines/backup_health.md); a file named ``*.tar*`` holds a real tar
+archive (a DRS archive of "password-protected" member files) of exactly the listed size.
 The same arguments always give the same bytes.
 """
 
@@ -17,6 +21,7 @@ import hashlib
 import json
 import os
 import random
+import tarfile
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,6 +54,24 @@ ANOMALIES = {
     "truncated_file": ("C001", "CUCM", 5),
     "corrupt_manifest": ("C002", "IMP", 10),
     "future_dated": ("C003", "CUCxN", -1),
+    # backup_health (docs/pipelines/backup_health.md): no backup last night (the night before is good) ...
+    "missed_night": ("C004", "CUCM", 1),
+    # ... none for the last two nights (nights 1 and 2 not written) ...
+    "overdue_series": ("C005", "IMP", 2),
+    # ... last night's Unity Connection backup lists no voicemail (not restore-ready) ...
+    "no_voicemail": ("C006", "CUCxN", 1),
+    # ... and last night's archive is not a readable tar, though its checksum matches the manifest.
+    "corrupt_archive": ("C007", "CER", 1),
+}
+# What a restore of each application brings back, as the demo's manifests list it (the defaults of
+# include/config/backup_health.yaml: components).
+COMPONENTS = {
+    "CUCM": ("configuration",),
+    "CUCxN": ("configuration", "voicemail"),
+    "IMP": ("configuration",),
+    "Expressway": ("custom",),
+    "CER": ("configuration",),
+    "SME": ("configuration",),
 }
 
 
@@ -58,7 +81,21 @@ def backup_id_for(cluster_id: str, taken_at: datetime) -> str:
 
 def _payload(backup_id: str, name: str, size: int) -> bytes:
     seed = hashlib.sha256(f"{backup_id}/{name}".encode()).digest()
-    return (seed * (size // len(seed) + 1))[:size]
+    filler = (seed * (size // len(seed) + 1))[:size]
+    if ".tar" not in name or size < tarfile.BLOCKSIZE:
+        return filler
+    return _tar_of_size(filler, size)
+
+
+def _tar_of_size(filler: bytes, size: int) -> bytes:
+    """A tar archive of exactly ``size`` bytes: one member (``drs/payload.enc``) filling whole 512-byte
+    blocks after its header, then zero padding shorter than a block (which tar readers ignore)."""
+    member_size = (size - tarfile.BLOCKSIZE) // tarfile.BLOCKSIZE * tarfile.BLOCKSIZE
+    info = tarfile.TarInfo("drs/payload.enc")
+    info.size, info.mtime, info.mode = member_size, 0, 0o600
+    header = info.tobuf(format=tarfile.USTAR_FORMAT)
+    data = header + filler[:member_size]
+    return data + bytes(size - len(data))
 
 
 def write_backup(
@@ -73,14 +110,20 @@ def write_backup(
     files: Iterable[tuple[str, int]] = (("backup.tar.enc", 512), ("backup.ini", 64)),
     truncate: str | None = None,
     manifest_text: str | None = None,
+    components: Iterable[str] | None = None,
+    corrupt: str | None = None,
 ) -> Path:
-    """One backup folder; ``truncate`` names a file written shorter than the manifest lists."""
+    """One backup folder; ``truncate`` names a file written shorter than the manifest lists, ``corrupt`` one
+    whose bytes are not its format's (the manifest's checksum is of those bytes); ``components`` defaults
+    to the application's :data:`COMPONENTS`."""
     backup_id = backup_id or backup_id_for(cluster_id, taken_at)
     folder = root / customer_id / cluster_id / application / backup_id
     folder.mkdir(parents=True, exist_ok=True)
     listed = []
     for name, size in files:
         data = _payload(backup_id, name, size)
+        if name == corrupt:
+            data = bytes(b ^ 0x5A for b in data)
         listed.append({"name": name, "size": size, "sha256": hashlib.sha256(data).hexdigest()})
         (folder / name).write_bytes(data[: size // 2] if name == truncate else data)
     manifest = {
@@ -90,6 +133,7 @@ def write_backup(
         "application": application,
         "taken_at": taken_at.isoformat(),
         "status": status,
+        "components": list(components if components is not None else COMPONENTS.get(application, ())),
         "files": listed,
     }
     (folder / "manifest.json").write_text(manifest_text if manifest_text is not None else json.dumps(manifest))
@@ -131,6 +175,10 @@ def write_backup_store(
                     taken = as_of + timedelta(days=-night)
                 roll = rng.random()
                 status = "FAILED" if roll < 0.04 else "PARTIAL" if roll < 0.07 else "SUCCESS"
+                extra = _health_anomaly(customer_id, app, night) if anomalies else {}
+                if extra.get("skip"):
+                    continue  # the roll above is drawn all the same: every other backup keeps its status
+                status = extra.get("status", status)
                 truncate = manifest_text = None
                 if anomalies and (customer_id, app, night) == ANOMALIES["truncated_file"]:
                     status, truncate = "SUCCESS", file_list[0][0]
@@ -146,9 +194,26 @@ def write_backup_store(
                     files=file_list,
                     truncate=truncate,
                     manifest_text=manifest_text,
+                    components=extra.get("components"),
+                    corrupt=file_list[0][0] if extra.get("corrupt") else None,
                 )
                 count += 1
     return count
+
+
+def _health_anomaly(customer_id: str, app: str, night: int) -> dict[str, object]:
+    """How backup_health's anomalies change night ``night`` of a series (see :data:`ANOMALIES`)."""
+    key = (customer_id, app)
+    if key == ANOMALIES["missed_night"][:2]:
+        last = ANOMALIES["missed_night"][2]
+        return {"skip": True} if night == last else {"status": "SUCCESS"} if night == last + 1 else {}
+    if key == ANOMALIES["overdue_series"][:2]:
+        return {"skip": True} if 1 <= night <= ANOMALIES["overdue_series"][2] else {}
+    if (*key, night) == ANOMALIES["no_voicemail"]:
+        return {"status": "SUCCESS", "components": ("configuration",)}
+    if (*key, night) == ANOMALIES["corrupt_archive"]:
+        return {"status": "SUCCESS", "corrupt": True}
+    return {}
 
 
 def main() -> None:

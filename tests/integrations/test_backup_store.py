@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from di_ops.integrations.backup_scan import scan
 from di_ops.integrations.backup_store import FsStore, StoreError, store_from_connection
 from di_ops.integrations.backup_store_sftp import SftpStore
 from di_ops.integrations.safe_read import parse_instant_ns
-from di_ops.pipelines.retention.scan import scan
 from include.demo.backups import write_backup
 from tests.integrations.conftest import open_sftp_store
 from tests.pipelines.retention.fixtures import build_store, fs_connection, night

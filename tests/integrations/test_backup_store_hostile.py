@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from di_ops.integrations.backup_scan import CatalogRecord, list_customers, scan
 from di_ops.integrations.backup_store import FsStore
 from di_ops.pipelines.retention.plan import basic_checks, build_plan, held_series
-from di_ops.pipelines.retention.scan import CatalogRecord, list_customers, scan
 from include.demo.backups import write_backup
 from tests.integrations.conftest import open_sftp_store
 from tests.pipelines.retention.fixtures import AS_OF, night

@@ -20,7 +20,7 @@ The store is named by the Airflow connection ``di_backup_store``: conn type ``fs
 ``extra.path`` the root folder on the server; host keys are always checked, see
 :mod:`di_ops.integrations.sftp.hook`). The SFTP store is :mod:`di_ops.integrations.backup_store_sftp`.
 
-The scan itself (records, manifests, tombstones) is in :mod:`di_ops.pipelines.retention.scan`.
+The scan itself (records, manifests, tombstones) is in :mod:`di_ops.integrations.backup_scan`.
 paramiko is imported only when an SFTP store is opened.
 """
 
@@ -34,6 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import BinaryIO
 
 from di_ops.integrations.safe_read import (
     DEFAULT_MAX_MANIFEST_BYTES,
@@ -46,6 +47,7 @@ from di_ops.integrations.safe_read import (
     name_problem,
     open_child_dir,
     open_dir,
+    open_regular,
     shown,
 )
 
@@ -91,6 +93,11 @@ class BackupStore(ABC):
     @abstractmethod
     def sha256(self, rel: str, limit: int | None = None) -> str | None:
         """sha256 of (at most ``limit`` bytes of) a regular file; None when missing or not a file."""
+
+    @abstractmethod
+    def open_binary(self, rel: str) -> AbstractContextManager[BinaryIO]:
+        """Regular file ``rel`` opened for reading (never through a link; :class:`Unreadable` when it is
+        not a regular file, FileNotFoundError when missing): an archive's own listing reads it."""
 
     def folder(self, rel: str) -> AbstractContextManager[FolderView]:
         """The backup folder ``rel`` for reading its files (a store may hold it open meanwhile)."""
@@ -230,6 +237,15 @@ class FsStore(BackupStore):
         parent, _, name = safe_rel(rel).rpartition("/")
         with self.folder(parent) as view:
             return view.read_limited(name, limit)
+
+    @contextmanager
+    def open_binary(self, rel: str) -> Iterator[BinaryIO]:
+        parent, _, name = safe_rel(rel).rpartition("/")
+        with self.folder(parent) as view:
+            assert isinstance(view, FdView)  # noqa: S101 - folder() of this store always holds a descriptor
+            fd, _st = open_regular(view.fd, name)
+        with os.fdopen(fd, "rb") as fh:
+            yield fh
 
     def file_size(self, rel: str) -> int | None:
         parent, _, name = safe_rel(rel).rpartition("/")

@@ -9,7 +9,8 @@ import hashlib
 import posixpath
 import stat
 from collections.abc import Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, BinaryIO
 
 from di_ops.integrations.backup_store import BackupStore, safe_rel
 from di_ops.integrations.safe_read import HASH_CHUNK, Entry, Unreadable, refusal, sftp_kind, shown
@@ -56,6 +57,16 @@ class SftpStore(BackupStore):
         if len(data) > limit:
             raise Unreadable(f"{shown(name)} larger than {limit} bytes")
         return data
+
+    @contextmanager
+    def open_binary(self, rel: str) -> Iterator[BinaryIO]:
+        path = self._p(rel)
+        st = self.client.lstat(path)  # lstat before open: a link or a FIFO is refused, not opened
+        if st.st_mode is None or not stat.S_ISREG(st.st_mode):
+            raise refusal(posixpath.basename(path), st.st_mode or 0, "a regular file")
+        with self.client.open(path, "rb") as fh:
+            fh.prefetch()
+            yield fh
 
     def file_size(self, rel: str) -> int | None:
         try:

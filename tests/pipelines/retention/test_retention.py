@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from di_ops.integrations.backup_scan import scan
 from di_ops.integrations.backup_store import FsStore
 from di_ops.pipelines.retention import delete as rd
 from di_ops.pipelines.retention import tasks as rp
-from di_ops.pipelines.retention.scan import scan
 from di_ops.pipelines.retention.settings import retention_settings
 from include.demo.backups import write_backup
 from tests.pipelines.retention.fixtures import AS_OF, build_store, fs_connection, night, plan_run, remaining

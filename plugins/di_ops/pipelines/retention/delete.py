@@ -35,8 +35,7 @@ from di_ops.pipelines.retention.approval import (
     rejection_text,
 )
 from di_ops.pipelines.retention.plan import good_ranks, invariant_verdict
-from di_ops.pipelines.retention.scan import scan
-from di_ops.pipelines.retention.tasks import cfg, open_store, read_json, real_clock, write_json
+from di_ops.pipelines.retention.tasks import open_store, read_json, real_clock, scan_store, write_json
 from di_ops.rules.retention import DeletionVerdict
 
 log = logging.getLogger(__name__)
@@ -281,9 +280,7 @@ def verify_and_report(run_dir: str, dry_run: bool, approval: Mapping[str, Any] |
     info = read_json(folder / "run.json")
     plan = read_json(folder / "plan.json")
     with open_store() as store:
-        after = scan(
-            store, info["customers"], tombstone_prefix=backup_store().tombstone_prefix, threads=cfg().scan_threads
-        )
+        after = scan_store(store, info["customers"])
     rules = policy().retention
     live = {r.path: r for r in after if not r.tombstoned}
     good_before: Counter[str] = Counter()

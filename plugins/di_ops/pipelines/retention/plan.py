@@ -17,9 +17,9 @@ from sqlalchemy import Engine, delete, insert
 
 from di_ops.core.csv_safe import SafeWriter
 from di_ops.core.settings import policy
+from di_ops.integrations.backup_scan import CatalogRecord
 from di_ops.integrations.safe_read import parse_instant_ns
 from di_ops.pipelines.retention.guard import guard_text, guard_verdict  # noqa: F401 - re-exported
-from di_ops.pipelines.retention.scan import CatalogRecord
 from di_ops.pipelines.retention.settings import retention_settings
 from di_ops.rules.retention import DeletionVerdict, deletion_allowed
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from di_ops.core.settings import policy
+from di_ops.integrations.backup_scan import CatalogRecord
 from di_ops.integrations.gx import Names, build_escaped_docs, checkpoint, file_context, import_gx
-from di_ops.pipelines.retention.scan import CatalogRecord
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from di_ops.core.request import unknown_customers_refusal
 from di_ops.core.run_folders import run_folder as folder_for_run
 from di_ops.core.settings import backup_store, data_dir
 from di_ops.core.tasks import resolve_as_of
+from di_ops.integrations.backup_scan import CatalogRecord, list_customers, scan
 from di_ops.integrations.backup_store import BackupStore, store_from_connection
 from di_ops.integrations.opsdb import ops_engine, pin_snapshot, snapshot_rows
 from di_ops.pipelines.retention.approval import APPROVAL_TASK_ID, approval_decision, rejection_text
@@ -38,7 +39,6 @@ from di_ops.pipelines.retention.plan import (  # noqa: F401 - re-exported for th
     write_plan,
     write_plan_reports,
 )
-from di_ops.pipelines.retention.scan import CatalogRecord, list_customers, scan
 from di_ops.pipelines.retention.settings import RetentionSettings, retention_settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,18 @@ def open_store() -> BackupStore:
             f"connection {conn_id} is not defined; e.g. AIRFLOW_CONN_{conn_id.upper()}="
             '\'{"conn_type": "fs", "extra": {"path": "/abs/backups"}}\''
         ) from exc
+
+
+def scan_store(store: BackupStore, customers: Sequence[str], *, verify_checksums: bool = False) -> list[CatalogRecord]:
+    """The shared scan (:mod:`di_ops.integrations.backup_scan`) with this pipeline's settings."""
+    return scan(
+        store,
+        customers,
+        verify_checksums=verify_checksums,
+        tombstone_prefix=backup_store().tombstone_prefix,
+        threads=cfg().scan_threads,
+        max_manifest_bytes=cfg().scan_max_manifest_bytes,
+    )
 
 
 def batch_customers(customers: Sequence[str], batch_size: int, max_tasks: int) -> list[list[str]]:
@@ -149,13 +161,7 @@ def prepare_run(
 def scan_batch(run_dir: str, batch: Mapping[str, Any], verify_checksums: bool) -> dict[str, Any]:
     """Scan one batch of customers into ``catalog/batch-NNNN.json``; bad manifests become catalog errors."""
     with open_store() as store:
-        records = scan(
-            store,
-            batch["customers"],
-            verify_checksums=verify_checksums,
-            tombstone_prefix=backup_store().tombstone_prefix,
-            threads=cfg().scan_threads,
-        )
+        records = scan_store(store, batch["customers"], verify_checksums=verify_checksums)
     out = Path(run_dir) / "catalog" / f"batch-{int(batch['index']):04d}.json"
     write_json(out, [r.as_dict() for r in records])
     errors = [r for r in records if r.error]
@@ -282,13 +288,7 @@ def recheck_after_approval(
         return {"delete": 0, "dropped": 0, "approver": decision["approver"], "approval": decision}
     planned = read_json(folder / "plan.json")
     with open_store() as store:
-        fresh_records = scan(
-            store,
-            info["customers"],
-            verify_checksums=info["verify_checksums"],
-            tombstone_prefix=backup_store().tombstone_prefix,
-            threads=cfg().scan_threads,
-        )
+        fresh_records = scan_store(store, info["customers"], verify_checksums=info["verify_checksums"])
     fresh_held = {**planned["held_series"], **held_series(basic_checks(fresh_records, as_of), fresh_records)}
     fresh_rows = build_plan(fresh_records, as_of, fresh_held)
     hold_what_retention_keeps(fresh_rows, clock(), as_of)

@@ -1,4 +1,7 @@
-"""The retention scan of a backup store: every backup folder as a :class:`CatalogRecord`.
+"""The scan of a backup store: every backup folder as a :class:`CatalogRecord`.
+
+Shared by ``backup_retention`` (prunes the store) and ``backup_health`` (freshness and disaster-recovery
+readiness): docs/pipelines/retention.md, docs/pipelines/backup_health.md.
 
 Walks ``<customer>/<cluster>/<application>/<backup>/manifest.json`` of a
 :class:`~di_ops.integrations.backup_store.BackupStore` (layout and safety rules in that module's
@@ -8,7 +11,10 @@ docstring): a folder or manifest that cannot be read, typed or stored becomes a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,6 +43,10 @@ from di_ops.integrations.safe_read import (
     text_problem,
 )
 
+# A component name as a manifest may list it (docs/pipelines/backup_health.md): short and plain.
+COMPONENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_COMPONENTS = 32
+
 
 @dataclass
 class CatalogRecord:
@@ -63,6 +73,10 @@ class CatalogRecord:
     intact: bool = False
     problems: list[str] = field(default_factory=list)
     error: str | None = None  # unreadable manifest or folder: the series is held
+    # what a restore of this backup brings back (the manifest's optional ``components`` list, e.g.
+    # ["configuration", "voicemail"]); None when the manifest has none (its older format) or it is not
+    # a list of plain names (docs/pipelines/backup_health.md, "Manifest components")
+    components: list[str] | None = None
 
     @property
     def series(self) -> tuple[str, str, str]:
@@ -163,6 +177,7 @@ def _read_manifest(record: CatalogRecord, view: FolderView, verify_checksums: bo
     record.status = status.strip().upper() if isinstance(status, str) else None
     if record.status is not None and len(record.status) > TEXT_LIMITS["status"]:
         raise Unreadable(f"status is longer than {TEXT_LIMITS['status']} characters")
+    record.components = _components(manifest.get("components"))
     record.files = len(entries)
     intact = True
     for name, listed, expected in entries:
@@ -184,6 +199,18 @@ def _read_manifest(record: CatalogRecord, view: FolderView, verify_checksums: bo
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _components(value: Any) -> list[str] | None:
+    """The manifest's component names (lower case, sorted, unique), or None when absent or not plain."""
+    if not isinstance(value, list) or len(value) > MAX_COMPONENTS:
+        return None
+    names = set()
+    for item in value:
+        if not isinstance(item, str) or not COMPONENT_NAME.fullmatch(item):
+            return None
+        names.add(item.lower())
+    return sorted(names)
 
 
 def backup_folders(
@@ -265,18 +292,14 @@ def scan(
     verify_checksums: bool = False,
     tombstone_prefix: str = DEFAULT_TOMBSTONE_PREFIX,
     threads: int = 1,
-    max_manifest_bytes: int | None = None,
+    max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
 ) -> list[CatalogRecord]:
     """Catalog records of every backup of ``customers`` (sorted by path); never raises for a bad
-    manifest or folder (see the module docstring); ``max_manifest_bytes`` defaults to the setting
-    ``scan_max_manifest_bytes``.
+    manifest or folder (see the module docstring); a manifest over ``max_manifest_bytes`` is unreadable
+    (each pipeline passes its setting, e.g. retention's ``scan_max_manifest_bytes``).
 
     Only the local filesystem uses ``threads`` > 1 (one SFTP channel is used from one thread).
     """
-    if max_manifest_bytes is None:
-        from di_ops.pipelines.retention.settings import retention_settings
-
-        max_manifest_bytes = retention_settings().scan_max_manifest_bytes
     found = list(backup_folders(store, customers, tombstone_prefix=tombstone_prefix))
     held = [item for item in found if isinstance(item, CatalogRecord)]
     folders = [item for item in found if not isinstance(item, CatalogRecord)]
@@ -297,3 +320,75 @@ def scan(
     else:
         records = [one(item) for item in folders]
     return _one_record_per_path(held + records, tombstone_prefix)
+
+
+XZ_MAGIC = b"\xfd7zXZ\x00"
+TAR_COMPRESSIONS = ((b"\x1f\x8b", "gz"), (b"BZh", "bz2"), (XZ_MAGIC, "xz"))
+
+
+@dataclass(frozen=True)
+class DrCheck:
+    """What ``backup_health`` checks of one backup beyond the scan (docs/pipelines/backup_health.md)."""
+
+    checksums_verified: bool | None  # None: not verified (or the manifest could not be re-read)
+    archive_readable: bool | None  # None: not checked
+    problems: tuple[str, ...] = ()
+
+
+def list_archive(fh: Any, kind: str) -> int:
+    """The member count of an open archive by its format's own listing (``tar``: every compression
+    :mod:`tarfile` reads; ``zip``); raises what the format's reader raises for a bad archive."""
+    if kind == "zip":
+        with zipfile.ZipFile(fh) as archive:
+            return len(archive.infolist())
+    head = fh.read(len(XZ_MAGIC))
+    fh.seek(0)
+    compression = next((name for magic, name in TAR_COMPRESSIONS if head.startswith(magic)), "")
+    # the compression named by its magic bytes: tarfile's "r:*" would try gz, bz2 and xz before plain tar
+    with tarfile.open(fileobj=fh, mode=f"r:{compression}") as archive:
+        return sum(1 for _ in archive)
+
+
+def check_backup(
+    store: BackupStore,
+    record: CatalogRecord,
+    *,
+    verify_checksums: bool,
+    archive_format: Callable[[str], str | None] | None,
+    max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+) -> DrCheck:
+    """Re-read ``record``'s manifest through the link-safe reader; with ``verify_checksums`` compare every
+    file's sha256, with ``archive_format`` (file name -> ``tar`` / ``zip`` / None) list every archive.
+
+    A backup without any file of a known archive format has no readable archive.
+    """
+    rel = f"{record.customer_id}/{record.cluster_id}/{record.application}/{record.folder}"
+    problems: list[str] = []
+    try:
+        with store.folder(rel) as view:
+            entries = file_entries(parse_manifest(view.read_limited(MANIFEST, max_manifest_bytes))["files"])
+            verified: bool | None = None
+            if verify_checksums:
+                verified = True
+                for name, listed, expected in entries:
+                    digest = view.sha256(name, listed + 1)
+                    if digest is None or not isinstance(expected, str) or digest != expected.lower():
+                        problems.append(f"{name}: sha256 mismatch")
+                        verified = False
+    except (FileNotFoundError, Unreadable) as exc:
+        return DrCheck(None, None, (f"{MANIFEST} unreadable on re-read: {exc}",))
+    readable: bool | None = None
+    if archive_format is not None:
+        archives = [(name, kind) for name, _, _ in entries if (kind := archive_format(name)) is not None]
+        readable = bool(archives)
+        if not archives:
+            problems.append("no file in a listable archive format")
+        for name, kind in archives:
+            try:
+                with store.open_binary(f"{rel}/{name}") as fh:
+                    if list_archive(fh, kind) == 0:
+                        raise tarfile.ReadError("no member")
+            except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, Unreadable, ValueError) as exc:
+                problems.append(f"{shown(name)}: {kind} listing fails ({str(exc)[:120]})")
+                readable = False
+    return DrCheck(verified, readable, tuple(problems))
