@@ -150,6 +150,7 @@ def write_backup_store(
     anomalies: bool = True,
     seed: int = 11,
     files: Iterable[tuple[str, int]] = (("backup.tar.enc", 512), ("backup.ini", 64)),
+    with_sme: bool = True,
 ) -> int:
     """Write the demo store; returns the number of backup folders written.
 
@@ -198,6 +199,33 @@ def write_backup_store(
                     corrupt=file_list[0][0] if extra.get("corrupt") else None,
                 )
                 count += 1
+    if with_sme:
+        count += _write_sme_series(root, as_of, customers, nights, seed, file_list)
+    return count
+
+
+def _write_sme_series(
+    root: Path, as_of: datetime, customers: int, nights: int, seed: int, file_list: tuple[tuple[str, int], ...]
+) -> int:
+    """The SME clusters of the demo fleet (include.demo.fleet: every fourth customer, published from
+    another region) are backed up nightly too, at 23:30 in their publishing region; their own seeded
+    statuses, so the other series' backups are the same with or without them."""
+    from include.demo.fleet import sme_publishing_region
+
+    rng = random.Random(seed + 1)
+    count = 0
+    for i in range(1, customers + 1):
+        region = sme_publishing_region(i)
+        if region is None:
+            continue
+        customer_id, zone = f"C{i:03d}", ZoneInfo(ZONES[region])
+        local_as_of = as_of.astimezone(zone)
+        for night in range(1, nights + 1):
+            day = (local_as_of - timedelta(days=night)).date()
+            taken = datetime(day.year, day.month, day.day, 23, 30, tzinfo=zone)
+            status = "FAILED" if rng.random() < 0.04 else "SUCCESS"
+            write_backup(root, customer_id, f"{customer_id}-sme", "SME", taken, status=status, files=file_list)
+            count += 1
     return count
 
 

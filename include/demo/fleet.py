@@ -48,6 +48,11 @@ DEMO_EXPANSIONS = [
 ]
 
 
+def sme_publishing_region(i: int) -> str | None:
+    """Every fourth customer (1, 5, 9, ...) has an SME cluster, published from the next region."""
+    return REGIONS[i % len(REGIONS)] if i % 4 == 1 else None
+
+
 def declared(i: int) -> tuple[int, int]:
     """Customer ``i``'s declared knowledge workers and workspace devices (DOMAIN.md §8)."""
     cid = f"C{i:03d}"
@@ -135,8 +140,8 @@ def fleet_rows(customers: int = 12, seed: int = 7) -> dict[str, list[dict[str, s
                         "role": role,
                     }
                 )
-        if i % 4 == 1:  # every fourth customer has an SME cluster published from another region
-            publishing = REGIONS[i % len(REGIONS)]
+        publishing = sme_publishing_region(i)
+        if publishing is not None:
             cluster_id = f"{cid}-sme"
             rows["clusters"].append(
                 {

@@ -7,6 +7,7 @@ times; windows and business days are recomputed from the region's zone (DOMAIN.m
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -203,6 +204,7 @@ def all_failures(month: dict[str, Any]) -> list[str]:
         *upgrade_failures(month),
         *incident_failures(month),
         *capacity_failures(month),
+        *backup_health_failures(month),
         *alert_failures(month),
     ]
 
@@ -361,6 +363,7 @@ def alert_failures(month: dict[str, Any]) -> list[str]:
     the customer whose contacts arrive late (DOMAIN.md §2 contact data), the daily S3/S4 digest."""
     out = []
     cases = export_cases(month["world"].data)
+    overdue_by_store = overdue_alerts_the_store_calls_for(month)
     for mail in mails(month["world"].outbox):
         if not is_alert(mail):
             continue
@@ -371,7 +374,8 @@ def alert_failures(month: dict[str, Any]) -> list[str]:
         gap = subject.startswith("[di-ops] DATA GAP") and f" for {w.LATE_CONTACTS[0]}," in subject
         digest = subject.startswith("[di-ops] TAC case digest")
         capacity = subject.startswith(f"[di-ops] Capacity breach: {w.CAPACITY_BREACH[0]} ")
-        if not (late or missed or escalate or gap or digest or capacity):
+        overdue = subject.startswith("[di-ops] Backups overdue: ") and subject in overdue_by_store
+        if not (late or missed or escalate or gap or digest or capacity or overdue):
             out.append(f"unexpected alert: {subject!r}")
     return out
 
@@ -472,4 +476,54 @@ def capacity_failures(month: dict[str, Any]) -> list[str]:
     alerts = [m for m in mails(month["world"].outbox) if m["subject"].startswith("[di-ops] Capacity breach")]
     if len(alerts) != 1:
         out.append(f"{len(alerts)} capacity breach alerts, expected one ({customer}, first audit)")
+    return out
+
+
+# --- backup health (DOMAIN.md §3 freshness) ------------------------------------------------------------
+
+
+def overdue_alerts_the_store_calls_for(month: dict[str, Any]) -> set[str]:
+    """Subjects of the backup_health alerts the oracle agrees with: a series whose last two nights (from
+    18:00 local two days before the run, in the cluster's window region) hold no good backup. The month's
+    backups fail at random (5 %), so two failed nights in a row happen."""
+    from sqlalchemy import select
+
+    from di_ops.db import schema
+    from di_ops.integrations.opsdb import ops_engine
+
+    world = month["world"]
+    with ops_engine().connect() as conn:
+        rows = conn.execute(
+            select(schema.notices.c.subject, schema.notices.c.run_id).where(
+                schema.notices.c.kind == "backup_health.overdue"
+            )
+        ).all()
+    agreed = set()
+    for subject, run in rows:
+        customer, cluster, app = subject.split(": ", 1)[1].replace("(", "").replace(")", "").split()
+        at = run_instant(run)
+        zone = ZoneInfo(ZONES[window_region(world, cluster)])
+        local_day = at.astimezone(zone).date()
+        since = datetime(local_day.year, local_day.month, local_day.day, 18, tzinfo=zone) - timedelta(days=2)
+        series = f"{customer}/{cluster}/{app}"
+        good = [b for b in world.store.backups.values() if b.series == series and b.good and since <= b.taken_at <= at]
+        if not good:
+            agreed.add(subject)
+    return agreed
+
+
+def backup_health_failures(month: dict[str, Any]) -> list[str]:
+    """A managers' report every day, over every series of the inventory (the SME clusters of C001 and C005
+    included)."""
+    out = []
+    runs = [o for o in month["sim"].outcomes if o.dag_id == "backup_health" and o.state == "success"]
+    if len(runs) < w.DAYS:
+        out.append(f"backup_health ran {len(runs)} times in {w.DAYS} days")
+    for o in runs:
+        folder = Path(o.result["run"]["run_dir"])
+        if not (folder / "report.html").is_file():
+            out.append(f"backup_health on {day(o.at)}: no report")
+        clusters = {s[1] for s in json.loads((folder / "run.json").read_text())["series"]}
+        if not {f"C00{i}-sme" for i in (1, 5)} <= clusters:
+            out.append(f"backup_health on {day(o.at)}: the SME clusters are not among its series")
     return out

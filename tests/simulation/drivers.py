@@ -261,7 +261,32 @@ def capacity_audit(at: datetime, **_: Any) -> dict[str, Any]:
     return {"audited": audited, "alerts": alerts, "report": report}
 
 
+def backup_health(at: datetime, *, clock: Any = None, **_: Any) -> dict[str, Any]:
+    from di_ops.pipelines.backup_health import tasks as bh
+
+    dag, rid = "backup_health", run_id(at)
+    run = attempt(
+        "prepare",
+        lambda _l: bh.prepare_run(
+            dag_id=dag,
+            run_id=rid,
+            as_of_param=None,
+            logical_date=at,
+            run_after=at,
+            customers_param=None,
+            dry_run=False,
+            started_at=at,
+        ),
+    )
+    assessed = attempt("assess", lambda _l: bh.assess_run(run["run_dir"]))
+    attempt("quality", lambda _l: bh.quality_run(run["run_dir"]))
+    report = attempt("report", lambda _l: bh.report_run(run["run_dir"]))
+    alerts = attempt("alert", lambda _l: bh.alert_run(run["run_dir"], False, now=clock() if clock else at))
+    return {"run": run, "assessed": assessed, "report": report, "alerts": alerts}
+
+
 DRIVERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "backup_health": backup_health,
     "capacity_audit": capacity_audit,
     "incident_watch": incident_watch,
     "inventory_sync": inventory_sync,

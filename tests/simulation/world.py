@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from include.demo.backups import ZONES, backup_id_for, write_backup, write_backup_store
-from include.demo.fleet import REGIONS, fleet_rows
+from include.demo.fleet import REGIONS, fleet_rows, sme_publishing_region
 from include.lab.server import NodeSpec
 
 START = datetime(2026, 10, 12, 0, 0, tzinfo=UTC)  # a Monday; EMEA (25 Oct) and AMER (1 Nov) leave DST in the month
@@ -165,6 +165,11 @@ class BackupStore:
             local = (START + day * DAY).astimezone(zone).date()
             taken = datetime(local.year, local.month, local.day, 23, 30, tzinfo=zone).astimezone(UTC)
             out += [(taken, customer, f"{customer}-{app.lower()}", app) for app in APPS]
+            publishing = sme_publishing_region(i)  # its SME cluster, backed up in its publishing region
+            if publishing is not None:
+                local = (START + day * DAY).astimezone(ZoneInfo(ZONES[publishing])).date()
+                taken = datetime(local.year, local.month, local.day, 23, 30, tzinfo=ZoneInfo(ZONES[publishing]))
+                out.append((taken.astimezone(UTC), customer, f"{customer}-sme", "SME"))
         return out
 
     def arrive(self, taken_at: datetime, customer: str, cluster: str, app: str) -> None:
