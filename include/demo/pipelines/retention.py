@@ -21,4 +21,9 @@ def prepare(data_dir: Path) -> None:
         write_backup_store(root, as_of=DEFAULT_AS_OF, nights=42)
 
 
-DEMO_RUNS: list[tuple[str, dict[str, object]]] = [("backup_retention", {"as_of": DEFAULT_AS_OF.isoformat()})]
+# backup_health checks the same store for the same night (its anomalies: a missed night, an overdue series, a
+# Unity Connection backup without voicemail, a corrupt archive); a run at 11:00 UTC would see AMER a night late
+DEMO_RUNS: list[tuple[str, dict[str, object]]] = [
+    ("backup_retention", {"as_of": DEFAULT_AS_OF.isoformat()}),
+    ("backup_health", {"as_of": DEFAULT_AS_OF.isoformat()}),
+]

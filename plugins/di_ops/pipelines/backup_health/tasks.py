@@ -19,7 +19,7 @@ from di_ops.core.run_folders import run_folder as folder_for_run
 from di_ops.core.settings import backup_store, data_dir, pipelines, policy
 from di_ops.core.tasks import resolve_as_of
 from di_ops.integrations.backup_store import BackupStore, store_from_connection
-from di_ops.integrations.opsdb import ops_engine, pin_snapshot, snapshot_rows
+from di_ops.integrations.opsdb import latest_snapshot_id, ops_engine, pin_snapshot, snapshot_rows
 from di_ops.pipelines.backup_health.assess import SeriesRef, assess
 from di_ops.pipelines.backup_health.report import read_json, write_json
 from di_ops.pipelines.backup_health.settings import BackupHealthSettings, backup_health_settings
@@ -83,9 +83,11 @@ def prepare_run(
     """Resolve as_of, pin the inventory snapshot, check the customers Param; write ``run.json``."""
     as_of = resolve_as_of(as_of_param, logical_date, run_after).astimezone(UTC)
     engine = ops_engine()
+    if latest_snapshot_id(engine) is None:  # retryable: inventory_sync may still be loading (both queued at once)
+        raise RuntimeError("the ops DB holds no inventory snapshot yet; run inventory_sync first")
     snapshot = pin_snapshot(engine, dag_id, run_id, as_of, started_at)
-    if snapshot is None:
-        raise permanent_failure("no inventory snapshot in the ops DB: run inventory_sync first")
+    if snapshot is None:  # this run was pinned before any snapshot existed: a retry cannot change that
+        raise permanent_failure(f"run {run_id} was pinned to no snapshot; trigger a new run")
     rows = snapshot_rows(engine, snapshot)
     requested = sorted(set(customers_param)) if customers_param else None
     refusal = unknown_customers_refusal(requested, [r["customer_id"] for r in rows["customers"]], "the inventory")
