@@ -175,6 +175,7 @@ def seed_customer_facts(engine: Engine) -> dict[str, Any]:
     from datetime import date
 
     from di_ops.db import schema
+    from di_ops.db.tables_backup_health import backup_health_series
     from di_ops.db.tables_capacity import capacity_figures
     from di_ops.db.tables_certificates import certificate_observations
     from di_ops.db.tables_cop import cop_uploads
@@ -407,4 +408,29 @@ def seed_customer_facts(engine: Engine) -> dict[str, Any]:
                         reason=f"{configured} configured of {declared} allowed",
                     )
                 )
+        for cluster, app, freshness, dr_ready, reasons in (
+            ("C004-cucm", "CUCM", "fresh", True, []),
+            ("C004-imp", "IMP", "overdue", False, ["no good backup in the last two nights", "no good backup"]),
+        ):
+            conn.execute(
+                insert(backup_health_series).values(
+                    dag_id="backup_health",
+                    run_id="scheduled__2026-11-30T11:00:00+00:00",
+                    customer_id="C004",
+                    cluster_id=cluster,
+                    application=app,
+                    region="EMEA",
+                    as_of=AS_OF - timedelta(hours=1),
+                    freshness=freshness,
+                    at_risk=not dr_ready,
+                    good_backups=5 if dr_ready else 0,
+                    latest_good_at=night if dr_ready else None,
+                    latest_backup_id=None,
+                    restore_ready=dr_ready,
+                    checksums_verified=dr_ready,
+                    archive_readable=dr_ready,
+                    dr_ready=dr_ready,
+                    reasons=reasons,
+                )
+            )
     return {"latest_good": night, "retention_run": RETENTION_RUN}

@@ -85,5 +85,10 @@ def test_every_pipeline_fact_of_a_customer_with_its_run(engine) -> None:  # type
     defect = customer_view(engine, "C011", as_of=AS_OF)
     assert defect is not None and defect.contact_defect is not None
     assert defect.contact_defect["missing_roles"] == ["partner"]
+    assert view.health_run is not None and view.health_run["dag_id"] == "backup_health"
+    assert {k: (h["freshness"], h["dr_ready"]) for k, h in view.health.items()} == {
+        ("C004-cucm", "CUCM"): ("fresh", True),
+        ("C004-imp", "IMP"): ("overdue", False),
+    }
     (incident,) = view.incidents
     assert incident["candidate_state"] == "no_first_response" and incident["candidate_since"] is not None

@@ -51,6 +51,12 @@ def test_every_gauge_from_the_ops_db(migrated_ops_db, tmp_path: Path) -> None:  
         ("C004", "breach")
     ]
     assert families["di_ops_contact_defects"][0].value == 1.0
+    dr = {s.labels["cluster"]: s.value for s in families["di_ops_backup_dr_ready"]}
+    assert dr == {"C004-cucm": 1.0, "C004-imp": 0.0}
+    assert {(s.labels["cluster"], s.labels["state"]) for s in families["di_ops_backup_freshness"]} == {
+        ("C004-cucm", "fresh"),
+        ("C004-imp", "overdue"),
+    }
     assert families["di_ops_metrics_generated_seconds"][0].value == AS_OF.timestamp()
 
 

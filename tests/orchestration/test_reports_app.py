@@ -256,7 +256,15 @@ def test_the_customer_pages_through_the_api_server(server: Server) -> None:
     page = httpx.get(_calendar_url(server, "customers/C004"), headers=headers, timeout=30)
     assert page.status_code == 200, page.text[:300]
     assert "script-src 'none'" in page.headers["content-security-policy"]
-    for anchor in ('id="cert-C004-cucm-pub"', 'id="cluster-C004-cucm"', "TAC-4711", "manifest unreadable: not JSON"):
+    for anchor in (
+        'id="cert-C004-cucm-pub"',
+        'id="cluster-C004-cucm"',
+        "TAC-4711",
+        "manifest unreadable: not JSON",
+        "no good backup in the last two nights",  # backup_health's reason for the overdue IMP series
+        'id="capacity"',
+        "260 configured of 250 allowed",
+    ):
         assert anchor in page.text, anchor
     assert "/dags/backup_retention/runs/manual__2026-12-06T02%3A30%3A00%2B00%3A00" in page.text  # the backups' run
     missing = httpx.get(f"{server.base}/di-ops/customers/C999", headers=headers, timeout=30)

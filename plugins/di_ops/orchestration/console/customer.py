@@ -28,6 +28,7 @@ SECTION_DAGS = {
     "sla": "sla_audit",
     "incidents": "incident_watch",
     "capacity": "capacity_audit",
+    "health": "backup_health",
 }
 NOTICES_SHOWN = 50
 
@@ -48,6 +49,8 @@ class CustomerView:
     incidents: list[dict[str, Any]] = field(default_factory=list)
     contact_defect: dict[str, Any] | None = None
     capacity: list[dict[str, Any]] = field(default_factory=list)
+    health: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (cluster, application) -> row
+    health_run: dict[str, Any] | None = None
 
 
 def customers(engine: Engine) -> tuple[str | None, list[dict[str, Any]]]:
@@ -82,6 +85,7 @@ def customer_view(engine: Engine, customer_id: str, *, as_of: datetime) -> Custo
     view.incidents = _incidents(engine, customer_id)
     view.contact_defect = _contact_defect(engine, snapshot, customer_id)
     view.capacity = _capacity(engine, customer_id)
+    view.health_run, view.health = _health(engine, customer_id)
     cases = {str(i["case_id"]) for i in view.incidents}
     view.notices = _notices(engine, customer_id, cluster_ids | node_ids | cases)
     return view
@@ -285,6 +289,30 @@ def _capacity(engine: Engine, customer_id: str) -> list[dict[str, Any]]:
             .order_by(t.c.measure)
         ).mappings()
         return [{**dict(r), "as_of": aware(r["as_of"])} for r in rows]
+
+
+def _health(engine: Engine, customer_id: str) -> tuple[dict[str, Any] | None, dict[tuple[str, str], dict[str, Any]]]:
+    """Each series' verdicts in the newest backup_health run that judged the customer (freshness, at risk,
+    restore- and DR-readiness with the reasons)."""
+    from sqlalchemy import select
+
+    from di_ops.db.tables_backup_health import backup_health_series as t
+
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(t.c.dag_id, t.c.run_id, t.c.as_of)
+            .where(t.c.customer_id == customer_id)
+            .order_by(t.c.as_of.desc())
+            .limit(1)
+        ).first()
+        if newest is None:
+            return None, {}
+        rows = conn.execute(
+            select(t).where(t.c.dag_id == newest.dag_id, t.c.run_id == newest.run_id, t.c.customer_id == customer_id)
+        ).mappings()
+        found = {(r["cluster_id"], r["application"]): dict(r) for r in rows}
+    run = {"dag_id": newest.dag_id, "run_id": newest.run_id, "as_of": aware(newest.as_of)}
+    return run, found
 
 
 def _incidents(engine: Engine, customer_id: str) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ Computed from the ops DB at scrape time (``now`` passed in), the same facts the 
 | ``di_ops_clusters`` | train | clusters of the latest inventory per release train (``rules.releases``) |
 | ``di_ops_changes_planned`` | region, window, kind | changes not done, missed or cancelled in each coming window |
 | ``di_ops_changes_missed`` | kind | changes whose window closed without them |
+| ``di_ops_backup_dr_ready`` | customer, cluster, application | 1 when DR-ready, 0 when not, newest backup_health run |
+| ``di_ops_backup_freshness`` | customer, cluster, application, state | 1 for the series' freshness (fresh, missed, overdue) |
 | ``di_ops_capacity_percent`` | customer, measure | configured share of the allowed number, newest audit |
 | ``di_ops_capacity_verdict`` | customer, verdict | 1 for the customer's verdict in its newest audit |
 | ``di_ops_contact_defects`` | – | customers of the latest inventory snapshot without the contacts DOMAIN.md §2 wants |
@@ -33,6 +35,7 @@ SOURCE_DAGS = (
     "cop_upload",
     "capacity_audit",
     "inventory_sync",
+    "backup_health",
 )
 
 
@@ -182,6 +185,34 @@ def _changes(engine: Any, now: datetime, coming_days: int) -> list[Any]:
     return [planned, missed]
 
 
+def _health(engine: Any) -> list[Any]:
+    from sqlalchemy import func, select
+
+    from di_ops.db.tables_backup_health import backup_health_series as t
+
+    labels = ["customer", "cluster", "application"]
+    dr = _gauge("di_ops_backup_dr_ready", "1 when the cluster's latest good backup is DR-ready", labels)
+    fresh = _gauge("di_ops_backup_freshness", "1 for the series' freshness in the newest check", [*labels, "state"])
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(t.c.dag_id, t.c.run_id)
+            .group_by(t.c.dag_id, t.c.run_id)
+            .order_by(func.max(t.c.as_of).desc())
+            .limit(1)
+        ).first()
+        if newest is None:
+            return [dr, fresh]
+        rows = conn.execute(
+            select(t.c.customer_id, t.c.cluster_id, t.c.application, t.c.dr_ready, t.c.freshness).where(
+                t.c.dag_id == newest.dag_id, t.c.run_id == newest.run_id
+            )
+        ).all()
+    for customer, cluster, application, ready, state in sorted(rows):
+        dr.add_metric([customer, cluster, application], 1 if ready else 0)
+        fresh.add_metric([customer, cluster, application, state], 1)
+    return [dr, fresh]
+
+
 def _capacity(engine: Any) -> list[Any]:
     from sqlalchemy import func, select
 
@@ -236,6 +267,7 @@ class OpsCollector:
         yield from [_certificates(self.engine), *_backups(self.engine, self.now), *_sla(self.engine)]
         yield _trains(self.engine, self.now)
         yield from _changes(self.engine, self.now, self.coming_days)
+        yield from _health(self.engine)
         yield from _capacity(self.engine)
         yield _contact_defects(self.engine)
         generated = _gauge("di_ops_metrics_generated_seconds", "When these figures were computed (Unix seconds)", [])

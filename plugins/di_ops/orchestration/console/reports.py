@@ -78,6 +78,14 @@ def _inventory() -> Path:
     return inventory_settings().path("reports_folder")
 
 
+def _backup_health() -> Path:
+    from di_ops.core.settings import data_dir
+    from di_ops.pipelines.backup_health.settings import backup_health_settings
+
+    base = Path(backup_health_settings().reports_folder)
+    return base if base.is_absolute() else data_dir() / base
+
+
 def _housekeeping() -> Path:
     from di_ops.pipelines.housekeeping.settings import housekeeping_settings
 
@@ -86,6 +94,7 @@ def _housekeeping() -> Path:
 
 SOURCES: tuple[Source, ...] = (
     Source("retention", ("backup_retention",), _retention, "folder"),
+    Source("backup_health", ("backup_health",), _backup_health, "folder"),
     Source("sla", ("sla_audit",), _sla, "folder"),
     Source("incidents", ("incident_watch",), _incident_watch, "folder"),
     Source("upgrades", ("upgrade_eligibility", "upgrade_emergency_check"), _upgrades, "folder"),
