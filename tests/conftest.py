@@ -153,5 +153,11 @@ def migrated_ops_db(ops_url: str):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``last`` run after all others (their order kept): e.g. the cluster's incident_watch
+    judge, which lets the watch run on its schedule while the rest of the session goes on."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_HOME, ignore_errors=True)

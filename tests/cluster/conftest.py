@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from include.demo.backups import DEFAULT_AS_OF
 from tests.conftest import REPO, free_port, port_open, service_missing
 
 APPROVAL_TIMEOUT_S = 20  # guard.approval_timeout_hours on the cluster (shipped: 12 h)
+
+
+WATCH_DAG = "incident_watch"
 
 
 class AirflowApi:
@@ -192,7 +196,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         )
         assert pool.returncode == 0, pool.stderr
         api = AirflowApi(f"http://127.0.0.1:{env['DI_OPS_CLUSTER_PORT']}", home)
-        yield {"api": api, "env": env, "home": home, "data": data, "outbox": home / "outbox"}
+        # incident_watch runs on its schedule for the whole session while the demo's case feed (a service
+        # above) drops new exports; test_watch_on_cluster.py (the last file) judges its >= 15 minutes
+        api.wait_for_dag(WATCH_DAG)
+        api.client.patch(f"/dags/{WATCH_DAG}", json={"is_paused": False}).raise_for_status()
+        watch_since = datetime.now(UTC)
+        yield {
+            "api": api,
+            "env": env,
+            "home": home,
+            "data": data,
+            "outbox": home / "outbox",
+            "watch_since": watch_since,
+        }
     finally:
         smtp.stop()
         for proc in services:

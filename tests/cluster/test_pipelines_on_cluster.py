@@ -37,10 +37,30 @@ def test_every_pipeline_runs_to_the_end(cluster: dict[str, Any]) -> None:
         "certificate_renewal_emea": api.trigger("certificate_renewal_emea", {"window": window.start.isoformat()}),
         "upgrade_eligibility": api.trigger("upgrade_eligibility", {}),
         "sla_audit": api.trigger("sla_audit", {"as_of": "2026-11-27T00:00:00+00:00"}),
+        "backup_health": api.trigger("backup_health", {"as_of": DEFAULT_AS_OF.isoformat()}),
+        "capacity_audit": api.trigger("capacity_audit", {}),
     }
     states = {dag_id: api.wait_for_run(dag_id, run_id, timeout=600) for dag_id, run_id in runs.items()}
     assert states == dict.fromkeys(runs, "success")
     assert any(cluster["outbox"].glob("*.eml")), "the sweeps sent no notice"
+    # the fleet-health checks judged the demo's own faults (include/demo/fleet.py, include/demo/backups.py)
+    from di_ops.db.tables_backup_health import backup_health_series as health
+    from di_ops.db.tables_capacity import capacity_states
+    from di_ops.db.tables_inventory import contact_defects
+
+    engine = _ops_engine(cluster)
+    with engine.connect() as conn:
+        defects = {r.customer_id for r in conn.execute(select(contact_defects.c.customer_id))}
+        verdicts = dict(conn.execute(select(capacity_states.c.customer_id, capacity_states.c.verdict)).all())
+        overdue = conn.execute(
+            select(health.c.freshness).where(
+                health.c.run_id == runs["backup_health"], health.c.customer_id == "C005", health.c.application == "IMP"
+            )
+        ).scalar_one()
+    engine.dispose()
+    assert "C011" in defects  # no partner contact on file
+    assert verdicts.get("C010") == "breach" and verdicts.get("C009") == "warning"
+    assert overdue == "overdue"
 
 
 def _parents() -> dict[int, int]:
