@@ -21,7 +21,8 @@ demo: $(STAMP)
 # Long CPU-bound runs (the simulated month, the 2,000-example fuzzers) run without coverage tracing,
 # which about doubles their time; everything else runs with it. Exit 5 (no test selected, e.g. a
 # PYTEST_ARGS -k that matches none of them) is not a failure of the second run.
-UNTRACED := tests/simulation tests/integrations/test_backup_store_hostile.py tests/pipelines/cop/test_intake_fuzz.py
+UNTRACED := tests/simulation tests/integrations/test_backup_store_hostile.py tests/pipelines/cop/test_intake_fuzz.py \
+	tests/pipelines/retention/test_invariant.py
 
 ## The whole test suite, with branch coverage of the rules library.
 test: $(STAMP)

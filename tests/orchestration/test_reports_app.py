@@ -311,8 +311,7 @@ def test_the_change_calendar_opens_from_the_airflow_menu(server: Server, tmp_pat
         good = browser.find_elements(By.CSS_SELECTOR, "#backups tbody tr")[0].text
         assert "CUCM" in good and " 6 5 " in f" {good} "  # 6 backups, 5 good (console_data.seed_customer_facts)
         browser.save_screenshot(str(ARTIFACTS / "customer_page.png"))
-        backups_run = "//table[@id='backups']/preceding-sibling::p[1]"
-        browser.find_element(By.XPATH, backups_run + "//a[@class='report']").click()
+        browser.find_element(By.CSS_SELECTOR, "#backups-retention a.report").click()
         files = wait.until(ec.presence_of_element_located((By.ID, "files")))
         assert files.text.split() == ["plan.csv"]
         browser.save_screenshot(str(ARTIFACTS / "run_reports.png"))
