@@ -63,3 +63,10 @@ def test_clear_caches_also_forgets_the_pipelines_settings(config_copy: Path) -> 
     assert cop_settings() is first
     settings.clear_caches()
     assert cop_settings() is not first
+
+
+def test_a_configured_path_is_absolute_or_under_the_data_folder(data_dir: Path) -> None:
+    from di_ops.core.settings import under_data_dir
+
+    assert under_data_dir("reports/x") == data_dir / "reports" / "x"
+    assert under_data_dir(Path("/srv/reports")) == Path("/srv/reports")

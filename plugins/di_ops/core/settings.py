@@ -387,3 +387,9 @@ def backup_store() -> BackupStoreSettings:
 def data_dir() -> Path:
     """The data folder: ops DB (SQLite mode), reports, Data Docs, inbox, demo exports."""
     return Path(os.environ.get("DI_OPS_DATA_DIR", str(REPO_ROOT / ".data")))
+
+
+def under_data_dir(path: str | Path) -> Path:
+    """A configured path: as it is when absolute, else under the data folder (every pipeline's folders)."""
+    folder = Path(path)
+    return folder if folder.is_absolute() else data_dir() / folder

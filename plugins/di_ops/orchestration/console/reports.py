@@ -34,11 +34,10 @@ class Source:
 
 
 def _retention() -> Path:
-    from di_ops.core.settings import data_dir
+    from di_ops.core.settings import under_data_dir
     from di_ops.pipelines.retention.settings import retention_settings
 
-    base = Path(retention_settings().reports_folder)
-    return base if base.is_absolute() else data_dir() / base
+    return under_data_dir(retention_settings().reports_folder)
 
 
 def _sla() -> Path:
@@ -79,11 +78,10 @@ def _inventory() -> Path:
 
 
 def _backup_health() -> Path:
-    from di_ops.core.settings import data_dir
+    from di_ops.core.settings import under_data_dir
     from di_ops.pipelines.backup_health.settings import backup_health_settings
 
-    base = Path(backup_health_settings().reports_folder)
-    return base if base.is_absolute() else data_dir() / base
+    return under_data_dir(backup_health_settings().reports_folder)
 
 
 def _housekeeping() -> Path:

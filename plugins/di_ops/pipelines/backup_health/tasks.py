@@ -16,7 +16,7 @@ from typing import Any
 from di_ops.core.refusals import permanent_failure
 from di_ops.core.request import unknown_customers_refusal
 from di_ops.core.run_folders import run_folder as folder_for_run
-from di_ops.core.settings import backup_store, data_dir, pipelines, policy
+from di_ops.core.settings import backup_store, pipelines, policy, under_data_dir
 from di_ops.core.tasks import resolve_as_of
 from di_ops.integrations.backup_store import BackupStore, store_from_connection
 from di_ops.integrations.opsdb import latest_snapshot_id, ops_engine, pin_snapshot, snapshot_rows
@@ -32,14 +32,9 @@ def cfg() -> BackupHealthSettings:
     return backup_health_settings()
 
 
-def _under_data(folder: str) -> Path:
-    path = Path(folder)
-    return path if path.is_absolute() else data_dir() / path
-
-
 def run_folder(run_id: str) -> Path:
     """``<data>/<reports_folder>/<run folder name>`` (:func:`di_ops.core.run_folders.run_folder_name`)."""
-    return folder_for_run(_under_data(cfg().reports_folder), run_id)
+    return folder_for_run(under_data_dir(cfg().reports_folder), run_id)
 
 
 def open_store() -> BackupStore:
@@ -143,7 +138,7 @@ def quality_run(run_dir: str) -> dict[str, Any]:
 
     folder = Path(run_dir)
     rows = read_json(folder / "series.json")["rows"]
-    outcome = validate_series(rows, min_good=cfg().min_good, gx_root=_under_data(cfg().gx_folder), run_dir=folder)
+    outcome = validate_series(rows, min_good=cfg().min_good, gx_root=under_data_dir(cfg().gx_folder), run_dir=folder)
     write_json(folder / "quality.json", outcome)
     return {"success": outcome["success"], "checks": outcome["checks"]}
 

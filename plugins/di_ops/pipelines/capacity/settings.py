@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from di_ops.core.settings import FrozenModel, config_dir, data_dir, load_model
+from di_ops.core.settings import FrozenModel, config_dir, load_model, under_data_dir
 
 
 class CapacitySettings(FrozenModel):
@@ -25,8 +25,7 @@ class CapacitySettings(FrozenModel):
 
     def path(self, name: Literal["expansions_file", "reports_folder"]) -> Path:
         """A configured path, absolute or under the data folder."""
-        value = Path(getattr(self, name))
-        return value if value.is_absolute() else data_dir() / value
+        return under_data_dir(getattr(self, name))
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import EmailStr, Field, field_validator
 
-from di_ops.core.settings import FrozenModel, config_dir, data_dir, load_model
+from di_ops.core.settings import FrozenModel, config_dir, load_model, under_data_dir
 
 
 class SweepSettings(FrozenModel):
@@ -56,8 +56,7 @@ def certificates_config() -> CertificatesConfig:
 
 
 def in_data_dir(folder: str) -> Path:
-    path = Path(folder)
-    return path if path.is_absolute() else data_dir() / path
+    return under_data_dir(folder)
 
 
 def next_sweep(after: datetime, schedule: str | None = None) -> datetime:

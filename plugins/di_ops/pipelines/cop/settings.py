@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from di_ops.core.settings import FrozenModel, config_dir, data_dir, load_model
+from di_ops.core.settings import FrozenModel, config_dir, load_model, under_data_dir
 
 
 class TransferSettings(FrozenModel):
@@ -42,8 +42,7 @@ class CopSettings(FrozenModel):
     transfer: TransferSettings
 
     def folder(self, value: str) -> Path:
-        path = Path(value)
-        return path if path.is_absolute() else data_dir() / path
+        return under_data_dir(value)
 
     def connection_id(self, customer_id: str) -> str:
         return self.connection_id_template.format(customer=customer_id.lower())

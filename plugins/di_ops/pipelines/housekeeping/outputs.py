@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from di_ops.core.run_folders import run_folder
+from di_ops.core.settings import under_data_dir
 from di_ops.pipelines.housekeeping.audit import AUDIT_DELETE, AUDIT_KEEP, _audit, write_audit_once
-from di_ops.pipelines.housekeeping.settings import HousekeepingSettings, housekeeping_settings, under_data_dir
+from di_ops.pipelines.housekeeping.settings import HousekeepingSettings, housekeeping_settings
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from di_ops.core.settings import FrozenModel, config_dir, data_dir, load_model
+from di_ops.core.settings import FrozenModel, config_dir, load_model, under_data_dir
 
 # The ops-DB history categories housekeeping knows how to prune safely, in the order it prunes
 # them (di_ops.pipelines.housekeeping.history): observations before plans (plans look at kept
@@ -33,11 +33,6 @@ TABLE_CATEGORIES: tuple[str, ...] = (
     "inventory_snapshots",
     "audit_log",
 )
-
-
-def under_data_dir(path: str) -> Path:
-    folder = Path(path)
-    return folder if folder.is_absolute() else data_dir() / folder
 
 
 class FolderRule(FrozenModel):

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from di_ops.core.settings import FrozenModel, config_dir, data_dir, load_model
+from di_ops.core.settings import FrozenModel, config_dir, load_model, under_data_dir
 
 
 class ContactGateSettings(FrozenModel):
@@ -27,8 +27,7 @@ class InventoryGateSettings(FrozenModel):
 
     def path(self, name: Literal["reports_folder", "gx_folder"]) -> Path:
         """A configured folder, absolute or under the data folder."""
-        folder = Path(getattr(self, name))
-        return folder if folder.is_absolute() else data_dir() / folder
+        return under_data_dir(getattr(self, name))
 
 
 @lru_cache(maxsize=1)

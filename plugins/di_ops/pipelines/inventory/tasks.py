@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from di_ops.core.inventory import contact_defects, read_inventory
-from di_ops.core.settings import data_dir, pipelines
+from di_ops.core.settings import pipelines, under_data_dir
 from di_ops.integrations.opsdb import ops_engine, store_inventory
 
 log = logging.getLogger(__name__)
@@ -16,8 +16,7 @@ log = logging.getLogger(__name__)
 
 def inventory_folder(param_value: str | None) -> Path:
     """The exports folder: the Param, else the configured folder (relative to the data folder)."""
-    folder = Path(param_value or pipelines().inventory.folder)
-    return folder if folder.is_absolute() else data_dir() / folder
+    return under_data_dir(param_value or pipelines().inventory.folder)
 
 
 def sync_inventory(

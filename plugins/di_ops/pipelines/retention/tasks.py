@@ -19,7 +19,7 @@ from typing import Any
 from di_ops.core.refusals import permanent_failure
 from di_ops.core.request import unknown_customers_refusal
 from di_ops.core.run_folders import run_folder as folder_for_run
-from di_ops.core.settings import backup_store, data_dir
+from di_ops.core.settings import backup_store, under_data_dir
 from di_ops.core.tasks import resolve_as_of
 from di_ops.integrations.backup_scan import CatalogRecord, list_customers, scan
 from di_ops.integrations.backup_store import BackupStore, store_from_connection
@@ -57,8 +57,7 @@ def cfg() -> RetentionSettings:
 
 def run_folder(run_id: str) -> Path:
     """``<data>/<reports_folder>/<run folder name>`` (:func:`di_ops.core.run_folders.run_folder_name`)."""
-    base = Path(cfg().reports_folder)
-    return folder_for_run(base if base.is_absolute() else data_dir() / base, run_id)
+    return folder_for_run(under_data_dir(cfg().reports_folder), run_id)
 
 
 def open_store() -> BackupStore:
@@ -195,9 +194,9 @@ def quality_gate(run_dir: str) -> dict[str, Any]:
     info = read_json(folder / "run.json")
     records = load_catalog(folder)
     as_of = datetime.fromisoformat(info["as_of"])
-    gx_root = Path(cfg().gx_folder)
-    gx_root = gx_root if gx_root.is_absolute() else data_dir() / gx_root
-    outcome = validate_catalog(records, as_of, gx_root=gx_root, run_dir=folder, run_id=info["run_id"])
+    outcome = validate_catalog(
+        records, as_of, gx_root=under_data_dir(cfg().gx_folder), run_dir=folder, run_id=info["run_id"]
+    )
     write_json(folder / "quality.json", outcome)
     log.info(
         "data quality: %s; %d series held, %d failing backups",

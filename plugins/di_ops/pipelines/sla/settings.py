@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from di_ops.core.settings import FrozenModel, config_dir, data_dir, load_model
+from di_ops.core.settings import FrozenModel, config_dir, data_dir, load_model, under_data_dir
 
 
 class QualitySettings(FrozenModel):
@@ -72,24 +72,19 @@ def sla_settings() -> SlaSettings:
     return load_model(SlaSettings, config_dir() / "sla.yaml")
 
 
-def _under_data_dir(path: str) -> Path:
-    folder = Path(path)
-    return folder if folder.is_absolute() else data_dir() / folder
-
-
 def export_path(param_value: str | None) -> Path:
     """The exports file or folder: the Param, else the configured path (relative to the data folder)."""
-    return _under_data_dir(param_value or sla_settings().export_path)
+    return under_data_dir(param_value or sla_settings().export_path)
 
 
 def reports_dir() -> Path:
     """The folder holding one sub-folder per audit run (report, CSV exports, quarantine)."""
-    return _under_data_dir(sla_settings().report.folder)
+    return under_data_dir(sla_settings().report.folder)
 
 
 def watch_reports_dir() -> Path:
     """The folder holding one sub-folder per ``incident_watch`` run that found something to report."""
-    return _under_data_dir(sla_settings().watch.report_folder)
+    return under_data_dir(sla_settings().watch.report_folder)
 
 
 def gx_root() -> Path:

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from di_ops.core.inventory import APPLICATIONS
-from di_ops.core.settings import FrozenModel, config_dir, data_dir, load_model
+from di_ops.core.settings import FrozenModel, config_dir, load_model, under_data_dir
 
 FeedName = Literal["advisory_feed", "partner_requests"]
 
@@ -57,8 +57,7 @@ class UpgradeSettings(FrozenModel):
 
     def path(self, name: str) -> Path:
         """A configured path (advisory_feed, partner_requests, reports_folder), absolute or under the data folder."""
-        folder = Path(getattr(self, name))
-        return folder if folder.is_absolute() else data_dir() / folder
+        return under_data_dir(getattr(self, name))
 
 
 @lru_cache(maxsize=1)
